@@ -1,0 +1,4 @@
+export * from "./model";
+export { linuxOpamImage, compilerDepexts } from "./linux";
+export { windowsOpamImage } from "./windows";
+export { compilerImage, archiveImage } from "./compiler";

@@ -1,0 +1,124 @@
+/**
+ * The typed model of what `images/` declares: distros, compiler releases and
+ * opam builds. Loading and validation live in libs/matrix; everything here is plain data.
+ */
+import type { Arch, OcamlVersion, Releases, VersionRange } from "../../ocaml/src";
+
+export const FAMILIES = [
+  "alpine",
+  "archlinux",
+  "centos",
+  "debian",
+  "fedora",
+  "oraclelinux",
+  "opensuse",
+  "ubuntu",
+  "windows",
+  "windows-server",
+] as const;
+export type Family = (typeof FAMILIES)[number];
+
+export type PackageManager = "apk" | "apt" | "rpm" | "zypper" | "pacman" | "windows";
+
+/** Total facts about each family: which package manager it uses and which OS it runs. */
+export const FAMILY_FACTS: Readonly<Record<Family, { readonly packageManager: PackageManager; readonly os: "linux" | "windows" }>> = {
+  alpine: { packageManager: "apk", os: "linux" },
+  archlinux: { packageManager: "pacman", os: "linux" },
+  centos: { packageManager: "rpm", os: "linux" },
+  debian: { packageManager: "apt", os: "linux" },
+  fedora: { packageManager: "rpm", os: "linux" },
+  oraclelinux: { packageManager: "rpm", os: "linux" },
+  opensuse: { packageManager: "zypper", os: "linux" },
+  ubuntu: { packageManager: "apt", os: "linux" },
+  windows: { packageManager: "windows", os: "windows" },
+  "windows-server": { packageManager: "windows", os: "windows" },
+};
+
+export interface RpmFacts {
+  /** How yum installs a package group: dnf 3's `groupinstall`, or dnf 5's `group install`. */
+  readonly groupCommand: "groupinstall" | "group install";
+  readonly devToolsGroup: string;
+  /** An extra repository enabled in the runtime stage (CentOS's `crb`). */
+  readonly extraRepo?: string;
+  /** Old yum on overlayfs needs `yum-plugin-ovl` (CentOS 7 and earlier). */
+  readonly yumOverlayWorkaround: boolean;
+}
+
+export interface WindowsFacts {
+  readonly port: "mingw" | "msvc";
+  /** Turn off ASLR for Cygwin's DLL (needed on the older Windows base). */
+  readonly aslrOff: boolean;
+  /** Packages installed with winget in the runtime stage. */
+  readonly wingetPackages: readonly string[];
+}
+
+export interface Distro {
+  /** The image name and tag prefix, e.g. `debian-13`; the folder name under images/. */
+  readonly name: string;
+  /** The file it was declared in, for error messages. */
+  readonly file: string;
+  readonly family: Family;
+  /** The family's version, e.g. `13`, `24.04`, `tumbleweed`, `ltsc2022`. */
+  readonly version: string;
+  readonly title: string;
+  readonly base: { readonly image: string; readonly tag: string; readonly digest?: string };
+  /** For each arch built, the compilers (by full version) built for it. */
+  readonly arches: Readonly<Partial<Record<Arch, VersionRange>>>;
+  readonly tier: 1 | 2 | 3;
+  /** Other tags that name this distro's images, e.g. `debian`, `ubuntu-lts`. */
+  readonly aliases: readonly string[];
+  /** The default distro: its latest compiler image is also `latest`, and the archive image is built from it. */
+  readonly isDefault: boolean;
+  /** Whether development compilers and betas are built too. */
+  readonly prereleases: boolean;
+  /** The distro's own bubblewrap version, if it packages one. */
+  readonly bubblewrap?: readonly number[];
+  /** The default gcc (major, minor), if known. */
+  readonly gcc?: readonly [number, number];
+  /** apt only: replace uutils coreutils with GNU's (Ubuntu 25.10+). */
+  readonly gnuCoreutils: boolean;
+  readonly rpm?: RpmFacts;
+  readonly windows?: WindowsFacts;
+}
+
+export interface OpamBuild {
+  /** The opam branch, e.g. `2.3` or `master`. */
+  readonly branch: string;
+  /** The pinned commit of that branch. */
+  readonly commit: string;
+  /** The installed binary's name (`opam-2.3`, `opam-dev`). */
+  readonly publicName: string;
+  /** Extra names hard-linked to the binary (`opam`). */
+  readonly aliases: readonly string[];
+  readonly zeroInstallSolver: boolean;
+  readonly vendoredDeps: boolean;
+  /** Built for Windows images too (native Windows support starts with opam 2.2). */
+  readonly windows: boolean;
+}
+
+export interface OpamSources {
+  /** Where opam is cloned from. */
+  readonly url: string;
+  readonly builds: readonly OpamBuild[];
+  /** The build whose commit bootstraps the compiler all builds share. */
+  readonly bootstrap: OpamBuild;
+  /** The opam binary that `opam` names on Windows. */
+  readonly windowsDefault: OpamBuild;
+  /** The opam-repository every image starts from: the build context of each opam image. */
+  readonly repository: { readonly url: string; readonly branch: string; readonly commit: string };
+}
+
+export interface Matrix {
+  readonly distros: readonly Distro[];
+  readonly releases: Releases;
+  readonly opam: OpamSources;
+}
+
+/** How pins print: real commit ids, or branch names (as in the upstream reference plan). */
+export type PinStyle = "commit" | "branch";
+
+export const pinOf = (build: OpamBuild, style: PinStyle): string => (style === "commit" ? build.commit : build.branch);
+
+export const familyFacts = (d: Distro) => FAMILY_FACTS[d.family];
+
+export type { OcamlVersion };

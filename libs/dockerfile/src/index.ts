@@ -1,0 +1,3 @@
+export * from "./model";
+export * from "./build";
+export { printDockerfile, quote, escapeCharOf } from "./print";

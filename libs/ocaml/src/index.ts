@@ -1,0 +1,5 @@
+export * from "./version";
+export * from "./options";
+export * from "./range";
+export * from "./releases";
+export * from "./arch";

@@ -1,0 +1,2 @@
+export * from "./plan";
+export { printReference } from "./print";

@@ -1,0 +1,342 @@
+/**
+ * The build plan: one pure function from the declared matrix to every image,
+ * its per-arch builds (with their Dockerfiles) and its manifest pushes, plus
+ * the order in which the upstream pipeline reports them.
+ */
+import { printDockerfile, type Dockerfile } from "../../dockerfile/src";
+import {
+  archiveImage,
+  compilerImage,
+  familyFacts,
+  linuxOpamImage,
+  windowsOpamImage,
+  FAMILIES,
+  type Distro,
+  type Matrix,
+  type PinStyle,
+} from "../../distros/src";
+import {
+  compareVersions,
+  compilerVariants,
+  formatVersion,
+  inRange,
+  latestRelease,
+  sameVersion,
+  type Arch,
+  type OcamlVersion,
+} from "../../ocaml/src";
+import {
+  ARCHIVE,
+  compilerImageNames,
+  imageName,
+  publicTag,
+  stagingTag,
+  windowsAllNames,
+  type Repositories,
+} from "../../tags/src";
+
+export type ImageKind = "opam" | "compiler" | "archive" | "windows-all";
+
+export interface Build {
+  /** `<image>/<arch>`: unique in the plan. */
+  readonly id: string;
+  readonly image: string;
+  readonly arch: Arch;
+  readonly os: "linux" | "windows";
+  /** How the upstream plan names this build: `debian-13/amd64`, `4.14.3+flambda/amd64`, `archive`. */
+  readonly label: string;
+  readonly dockerfile: string;
+  readonly stagingTag: string;
+  /** The build whose image this one starts FROM, if any. */
+  readonly parent?: string;
+  /** What the build context holds: opam-repository at its pin, or nothing but the Dockerfile. */
+  readonly context: "opam-repository" | "dockerfile-only";
+}
+
+export interface Manifest {
+  /** The public tag this push creates or moves. */
+  readonly tag: string;
+  /** Staging tags joined into it, in order. */
+  readonly sources: readonly string[];
+}
+
+export interface Image {
+  /** Named like its public tag: `debian-13-opam`, `debian-13-ocaml-4.14-flambda`, `archive`. */
+  readonly name: string;
+  readonly kind: ImageKind;
+  /** The distro it belongs to (for `windows-all`, the group). */
+  readonly distro: string;
+  readonly compiler?: string;
+  readonly builds: readonly Build[];
+  readonly manifests: readonly Manifest[];
+  /** Images whose builds this image's builds or manifests use. */
+  readonly dependsOn: readonly string[];
+}
+
+export type Step = { readonly build: Build } | { readonly manifest: Manifest };
+export interface Section {
+  readonly name: string;
+  readonly steps: readonly Step[];
+}
+
+export interface Plan {
+  readonly images: readonly Image[];
+  /** Every build and push, grouped and ordered as the upstream pipeline reports them. */
+  readonly sections: readonly Section[];
+}
+
+export interface PlanOptions {
+  readonly repositories: Repositories;
+  readonly pins: PinStyle;
+}
+
+
+export function distroOrder(a: Distro, b: Distro): number {
+  return (
+    FAMILIES.indexOf(a.family) - FAMILIES.indexOf(b.family) ||
+    a.version.localeCompare(b.version, "en", { numeric: true })
+  );
+}
+
+/** The arches a distro is built for, in declaration order: those whose range admits the latest compiler. */
+export function distroArches(distro: Distro, latest: OcamlVersion): Arch[] {
+  return (Object.keys(distro.arches) as Arch[]).filter((arch) => {
+    const range = distro.arches[arch];
+    return range !== undefined && inRange(latest, range);
+  });
+}
+
+/** The compilers built for a distro on one arch, variants included for tier-1 distros. */
+export function distroCompilers(matrix: Matrix, distro: Distro, arch: Arch): OcamlVersion[] {
+  const { releases } = matrix;
+  const range = distro.arches[arch];
+  const main = [...releases.releases, ...(distro.prereleases ? [...releases.dev, ...releases.betas] : [])].filter(
+    (v) => range !== undefined && inRange(v, range),
+  );
+  return distro.tier === 1 ? main.flatMap((v) => compilerVariants(releases, arch, v)) : main;
+}
+
+interface DistroPlan {
+  readonly distro: Distro;
+  readonly opam: Image;
+  /** Compiler images in version order. */
+  readonly compilers: readonly { readonly version: OcamlVersion; readonly image: Image }[];
+}
+
+function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPlan {
+  const repos = opts.repositories;
+  const os = familyFacts(distro).os;
+  const latest = latestRelease(matrix.releases);
+  // Builds and manifest entries list the arches last-declared first, as upstream does.
+  const arches = distroArches(distro, latest).reverse();
+  const render = (file: Dockerfile) => printDockerfile(file);
+
+  const opamName = imageName(distro.name);
+  const opamDockerfile = render(
+    os === "linux" ? linuxOpamImage(distro, matrix.opam, opts.pins) : windowsOpamImage(distro, matrix.opam, opts.pins),
+  );
+  const opamBuilds = arches.map(
+    (arch): Build => ({
+      id: `${opamName}/${arch}`,
+      image: opamName,
+      arch,
+      os,
+      label: `${distro.name}/${arch}`,
+      dockerfile: opamDockerfile,
+      stagingTag: stagingTag(repos, opamName, arch),
+      context: "opam-repository",
+    }),
+  );
+  const opam: Image = {
+    name: opamName,
+    kind: "opam",
+    distro: distro.name,
+    builds: opamBuilds,
+    manifests: [{ tag: publicTag(repos, opamName), sources: opamBuilds.map((b) => b.stagingTag) }],
+    dependsOn: [],
+  };
+
+  const versions: OcamlVersion[] = [];
+  for (const arch of arches) {
+    for (const v of distroCompilers(matrix, distro, arch)) {
+      if (!versions.some((known) => sameVersion(known, v))) versions.push(v);
+    }
+  }
+  versions.sort(compareVersions);
+
+  const aliasFacts = { distro: distro.name, aliases: distro.aliases, os, isDefault: distro.isDefault };
+  const compilers = versions.map((version) => {
+    const name = imageName(distro.name, version);
+    const builds = opamBuilds
+      .filter((parent) => distroCompilers(matrix, distro, parent.arch).some((v) => sameVersion(v, version)))
+      .map(
+        (parent): Build => ({
+          id: `${name}/${parent.arch}`,
+          image: name,
+          arch: parent.arch,
+          os,
+          label: `${formatVersion(version)}/${parent.arch}`,
+          dockerfile: render(compilerImage(distro, matrix.releases, version, parent.stagingTag)),
+          stagingTag: stagingTag(repos, name, parent.arch),
+          parent: parent.id,
+          context: "dockerfile-only",
+        }),
+      );
+    const sources = builds.map((b) => b.stagingTag);
+    const image: Image = {
+      name,
+      kind: "compiler",
+      distro: distro.name,
+      compiler: formatVersion(version),
+      builds,
+      manifests: compilerImageNames(aliasFacts, version, latest).map((n) => ({ tag: publicTag(repos, n), sources })),
+      dependsOn: [opamName],
+    };
+    return { version, image };
+  });
+  return { distro, opam, compilers };
+}
+
+function planArchive(base: DistroPlan, opts: PlanOptions): Image {
+  const parent = base.opam.builds.find((b) => b.arch === "amd64");
+  if (!parent) throw new Error(`the default distro ${base.distro.name} must be built for amd64 to make the archive image`);
+  const repos = opts.repositories;
+  const build: Build = {
+    id: `${ARCHIVE}/amd64`,
+    image: ARCHIVE,
+    arch: "amd64",
+    os: "linux",
+    label: ARCHIVE,
+    dockerfile: printDockerfile(archiveImage(parent.stagingTag, publicTag(repos, ARCHIVE))),
+    stagingTag: `${repos.staging}:${ARCHIVE}`,
+    parent: parent.id,
+    context: "dockerfile-only",
+  };
+  return {
+    name: ARCHIVE,
+    kind: "archive",
+    distro: base.distro.name,
+    builds: [build],
+    manifests: [{ tag: publicTag(repos, ARCHIVE), sources: [build.stagingTag] }],
+    dependsOn: [base.opam.name],
+  };
+}
+
+/** Records builds and pushes in reporting order; a build is reported after the build it starts FROM. */
+class Reporter {
+  readonly sections: { name: string; steps: Step[] }[] = [];
+  private readonly reported = new Set<string>();
+  constructor(private readonly buildsById: ReadonlyMap<string, Build>) {}
+
+  section(name: string): void {
+    this.sections.push({ name, steps: [] });
+  }
+
+  build(build: Build): void {
+    if (this.reported.has(build.id)) return;
+    const parent = build.parent === undefined ? undefined : this.buildsById.get(build.parent);
+    if (parent) this.build(parent);
+    this.reported.add(build.id);
+    this.current().push({ build });
+  }
+
+  /** Reports an image's builds (each after its parent), then its manifest pushes. */
+  image(image: Image): void {
+    this.builds(image);
+    for (const manifest of image.manifests) this.current().push({ manifest });
+  }
+
+  builds(image: Image): void {
+    for (const b of image.builds) this.build(b);
+  }
+
+  private current(): Step[] {
+    const section = this.sections.at(-1);
+    if (!section) throw new Error("no section open");
+    return section.steps;
+  }
+}
+
+function windowsPort(d: Distro): string {
+  if (!d.windows) throw new Error(`${d.file}: windows: missing for a Windows distro`);
+  return d.windows.port;
+}
+
+export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
+  const distros = [...matrix.distros].sort(distroOrder);
+  const defaults = distros.filter((d) => d.isDefault);
+  if (defaults.length !== 1) {
+    throw new Error(`exactly one distro must be the default, found ${defaults.length}: ${defaults.map((d) => d.file).join(", ")}`);
+  }
+  const plans = new Map(distros.map((d) => [d.name, planDistro(matrix, d, opts)]));
+  const planOf = (d: Distro) => plans.get(d.name) as DistroPlan;
+  const images: Image[] = [];
+  const linux = distros.filter((d) => familyFacts(d).os === "linux");
+  const windows = distros.filter((d) => familyFacts(d).os === "windows");
+  const archive = planArchive(planOf(defaults[0] as Distro), opts);
+
+  // Windows distros of one port are also published together under `windows-all-<port>` names.
+  // Within a group the newest distro comes first.
+  const ports = [...new Set(windows.map((d) => windowsPort(d)))].sort();
+  const groups = new Map(
+    ports.map((port) => [
+      `windows-${port}`,
+      windows.filter((d) => windowsPort(d) === port).reverse().map(planOf),
+    ]),
+  );
+  const latest = latestRelease(matrix.releases);
+  const groupImages = new Map<string, Image[]>();
+  for (const [group, members] of groups) {
+    const allName = group.replace(/^windows-/, "windows-all-");
+    const versions = members
+      .flatMap((m) => m.compilers.map((c) => c.version))
+      .filter((v, i, all) => all.findIndex((w) => sameVersion(v, w)) === i)
+      .sort((a, b) => compareVersions(b, a));
+    groupImages.set(
+      group,
+      versions.map((version): Image => {
+        const parts = members.flatMap((m) => m.compilers.filter((c) => sameVersion(c.version, version)).map((c) => c.image));
+        const sources = parts.flatMap((p) => p.builds.map((b) => b.stagingTag));
+        return {
+          name: imageName(allName, version),
+          kind: "windows-all",
+          distro: group,
+          compiler: formatVersion(version),
+          builds: [],
+          manifests: windowsAllNames(allName, version, latest).map((n) => ({ tag: publicTag(opts.repositories, n), sources })),
+          dependsOn: parts.map((p) => p.name),
+        };
+      }),
+    );
+  }
+
+  for (const d of distros) {
+    const p = planOf(d);
+    images.push(p.opam, ...p.compilers.map((c) => c.image));
+    if (d.isDefault) images.push(archive);
+  }
+  for (const all of groupImages.values()) images.push(...all);
+
+  const reporter = new Reporter(new Map(images.flatMap((i) => i.builds.map((b) => [b.id, b] as const))));
+  const byName = new Map(images.map((i) => [i.name, i]));
+  for (const d of linux) {
+    const p = planOf(d);
+    reporter.section(d.name);
+    reporter.image(p.opam);
+    for (const c of p.compilers) reporter.image(c.image);
+    if (d.isDefault) reporter.image(archive);
+  }
+  for (const [group, members] of groups) {
+    reporter.section(group);
+    // Upstream pushes the multi-distro manifests first, building what they need on the way.
+    for (const all of groupImages.get(group) ?? []) {
+      for (const part of all.dependsOn) reporter.builds(byName.get(part) as Image);
+      reporter.image(all);
+    }
+    for (const m of members) {
+      reporter.image(m.opam);
+      for (const c of m.compilers) reporter.image(c.image);
+    }
+  }
+  return { images, sections: reporter.sections };
+}

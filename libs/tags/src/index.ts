@@ -1,0 +1,60 @@
+/**
+ * Image tags. Per-arch builds go to a staging repository
+ * (`<staging>:debian-13-ocaml-4.14-amd64`); public tags are manifest lists
+ * (`<public>:debian-13-ocaml-4.14`) plus aliases that follow the newest
+ * distro and compiler (`debian`, `debian-ocaml-4.14`, `latest`).
+ */
+import { formatVersion, sameVersion, withoutPatch, type OcamlVersion } from "../../ocaml/src";
+
+export interface Repositories {
+  /** Where per-arch builds are pushed before they are joined, e.g. `ocurrent/opam-staging`. */
+  readonly staging: string;
+  /** Where the multi-arch manifests are published, e.g. `ocaml/opam`. */
+  readonly public: string;
+}
+
+export const UPSTREAM_REPOSITORIES: Repositories = { staging: "ocurrent/opam-staging", public: "ocaml/opam" };
+
+/** `4.14.3+flambda+fp` → `4.14-flambda-fp`; `5.5.0~beta1` → `5.5-beta1`. */
+export function compilerTag(compiler: OcamlVersion): string {
+  return formatVersion(withoutPatch(compiler), { separator: "-", prereleaseSeparator: "-" }).replace(/[+~]/g, "-");
+}
+
+/** The image name within a repository: `debian-13-opam`, `debian-13-ocaml-4.14-flambda`. */
+export function imageName(distroTag: string, compiler?: OcamlVersion): string {
+  return `${distroTag}-${compiler ? `ocaml-${compilerTag(compiler)}` : "opam"}`;
+}
+
+export const stagingTag = (repos: Repositories, image: string, arch: string): string => `${repos.staging}:${image}-${arch}`;
+export const publicTag = (repos: Repositories, name: string): string => `${repos.public}:${name}`;
+
+export const ARCHIVE = "archive";
+
+export interface AliasFacts {
+  /** The distro's image prefix, e.g. `debian-13`. */
+  readonly distro: string;
+  /** Other names of the distro, e.g. `debian` (Linux) or `windows-mingw`. */
+  readonly aliases: readonly string[];
+  readonly os: "linux" | "windows";
+  /** The default distro's latest compiler is also `latest`. */
+  readonly isDefault: boolean;
+}
+
+/**
+ * Every public name of one compiler image, in publishing order. Each image is
+ * published under its own name and the same name for each distro alias. The
+ * latest compiler also takes the distro's bare name; on Linux the aliases'
+ * bare names too, and the default distro's takes `latest`.
+ */
+export function compilerImageNames(facts: AliasFacts, compiler: OcamlVersion, latest: OcamlVersion): string[] {
+  const names = [imageName(facts.distro, compiler), ...facts.aliases.map((a) => imageName(a, compiler))];
+  if (!sameVersion(compiler, latest)) return names;
+  if (facts.os === "windows") return [facts.distro, ...names];
+  return [...(facts.isDefault ? ["latest"] : []), ...facts.aliases, facts.distro, ...names];
+}
+
+/** Names of a multi-distro Windows manifest: `windows-all-mingw-ocaml-5.4`, and `windows-all-mingw` for the latest. */
+export function windowsAllNames(group: string, compiler: OcamlVersion, latest: OcamlVersion): string[] {
+  const full = imageName(group, compiler);
+  return sameVersion(compiler, latest) ? [group, full] : [full];
+}
