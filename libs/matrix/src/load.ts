@@ -48,7 +48,9 @@ function parseFile<S extends z.ZodType>(schema: S, source: Source, problems: str
     problems.push(`${source.file}: (top level): not valid JSON: ${(e as Error).message}`);
     return undefined;
   }
-  const result = schema.safeParse(json);
+  const result = schema.safeParse(json, {
+    error: (issue) => (issue.code === "invalid_type" && issue.input === undefined ? "required, but missing" : undefined),
+  });
   if (result.success) return result.data;
   for (const issue of result.error.issues) problems.push(`${source.file}: ${fieldPath(issue.path)}: ${issue.message}`);
   return undefined;

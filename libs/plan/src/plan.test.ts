@@ -1,0 +1,101 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadMatrix } from "../../matrix/src";
+import { UPSTREAM_REPOSITORIES } from "../../tags/src";
+import { makePlan, printReference, type Plan } from ".";
+
+const WORKSPACE = join(__dirname, "../../..");
+const matrix = loadMatrix(WORKSPACE);
+const plan: Plan = makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
+const byName = new Map(plan.images.map((i) => [i.name, i]));
+
+describe("the committed plan", () => {
+  it("is what the code and images/ produce now (regenerate with `npm run plan:update`)", () => {
+    const committed = readFileSync(join(WORKSPACE, "images/builds.expected"), "utf8");
+    expect(printReference(plan) === committed, "images/builds.expected is stale: run npm run plan:update").toBe(true);
+  });
+});
+
+describe("makePlan", () => {
+  it("reports every build exactly once, after the build it starts FROM", () => {
+    const seen = new Set<string>();
+    for (const section of plan.sections) {
+      for (const step of section.steps) {
+        if (!("build" in step)) continue;
+        expect(seen.has(step.build.id)).toBe(false);
+        if (step.build.parent) expect(seen.has(step.build.parent), step.build.id).toBe(true);
+        seen.add(step.build.id);
+      }
+    }
+    expect(seen.size).toBe(plan.images.flatMap((i) => i.builds).length);
+  });
+
+  it("builds each compiler FROM the opam image of its own distro and arch", () => {
+    for (const image of plan.images.filter((i) => i.kind === "compiler")) {
+      for (const build of image.builds) {
+        const opam = byName.get(`${image.distro}-opam`);
+        const parent = opam?.builds.find((b) => b.id === build.parent);
+        expect(parent?.arch, build.id).toBe(build.arch);
+        expect(build.dockerfile).toContain(`FROM ${parent?.stagingTag}\n`);
+      }
+    }
+  });
+
+  it("declares the held-out distros like every other and plans them through the same code", () => {
+    for (const name of ["opensuse-16.0", "oraclelinux-10", "ubuntu-26.04"]) {
+      expect(byName.get(`${name}-opam`)?.builds.length, name).toBeGreaterThan(0);
+    }
+    expect(byName.get("ubuntu-26.04-ocaml-5.4")?.manifests.map((m) => m.tag)).toEqual([
+      "ocaml/opam:ubuntu-lts",
+      "ocaml/opam:ubuntu",
+      "ocaml/opam:ubuntu-26.04",
+      "ocaml/opam:ubuntu-26.04-ocaml-5.4",
+      "ocaml/opam:ubuntu-lts-ocaml-5.4",
+      "ocaml/opam:ubuntu-ocaml-5.4",
+    ]);
+    expect(byName.get("ubuntu-26.04-opam")?.builds[0]?.dockerfile).toContain("coreutils-from-gnu");
+  });
+
+  it("gives tier-1 distros every variant and others none", () => {
+    const variants = (distro: string) => plan.images.filter((i) => i.distro === distro && i.compiler?.includes("+")).length;
+    expect(variants("debian-13")).toBeGreaterThan(0);
+    expect(variants("alpine-3.23")).toBeGreaterThan(0);
+    expect(variants("debian-12")).toBe(0);
+  });
+
+  it("builds the archive from the default distro's amd64 opam image", () => {
+    const archive = byName.get("archive");
+    expect(archive?.builds.map((b) => b.parent)).toEqual(["debian-13-opam/amd64"]);
+    expect(archive?.manifests).toEqual([{ tag: "ocaml/opam:archive", sources: ["ocurrent/opam-staging:archive"] }]);
+  });
+
+  it("pins opam branches by commit, or by branch name in the reference style", () => {
+    const commitPinned = byName.get("debian-13-opam")?.builds[0]?.dockerfile ?? "";
+    expect(commitPinned).toContain(`git checkout ${matrix.opam.builds[0]?.commit}`);
+    const branchPinned = makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "branch" });
+    const opam = branchPinned.images.find((i) => i.name === "debian-13-opam")?.builds[0]?.dockerfile ?? "";
+    expect(opam).toContain("git checkout 2.1 &&");
+    expect(opam).not.toContain(matrix.opam.builds[0]?.commit ?? "?");
+  });
+
+  it("uses the configured repositories for every tag", () => {
+    const local = makePlan(matrix, { repositories: { staging: "localhost:5000/staging", public: "localhost:5000/opam" }, pins: "commit" });
+    const tags = local.images.flatMap((i) => [...i.builds.map((b) => b.stagingTag), ...i.manifests.map((m) => m.tag)]);
+    expect(tags.every((t) => t.startsWith("localhost:5000/"))).toBe(true);
+    expect(local.images.find((i) => i.name === "debian-13-ocaml-5.4")?.builds[0]?.dockerfile).toContain(
+      "FROM localhost:5000/staging:debian-13-opam-",
+    );
+  });
+
+  it("joins the Windows distros of a port under windows-all names, newest distro first", () => {
+    const all = byName.get("windows-all-mingw-ocaml-5.4");
+    expect(all?.manifests.map((m) => m.tag)).toEqual(["ocaml/opam:windows-all-mingw", "ocaml/opam:windows-all-mingw-ocaml-5.4"]);
+    expect(all?.dependsOn).toEqual([
+      "windows-server-mingw-ltsc2025-ocaml-5.4",
+      "windows-server-mingw-ltsc2022-ocaml-5.4",
+      "windows-mingw-ltsc2019-ocaml-5.4",
+    ]);
+    expect(byName.has("windows-msvc-ltsc2019-ocaml-5.2")).toBe(false);
+  });
+});
