@@ -3,7 +3,7 @@
  * its per-arch builds (with their Dockerfiles) and its manifest pushes, plus
  * the order in which the upstream pipeline reports them.
  */
-import { printDockerfile, type Dockerfile } from "../../dockerfile/src";
+import { printDockerfile } from "../../dockerfile/src";
 import {
   archiveImage,
   compilerImage,
@@ -45,6 +45,7 @@ export interface Build {
   readonly os: "linux" | "windows";
   /** How the upstream plan names this build: `debian-13/amd64`, `4.14.3+flambda/amd64`, `archive`. */
   readonly label: string;
+  /** The Dockerfile text; rendered on first use, so planning the graph alone stays cheap. */
   readonly dockerfile: string;
   readonly stagingTag: string;
   /** The build whose image this one starts FROM, if any. */
@@ -81,6 +82,8 @@ export interface Section {
 
 export interface Plan {
   readonly images: readonly Image[];
+  /** The opam-repository checkout that is the context of every opam image. */
+  readonly repository: Matrix["opam"]["repository"];
   /** Every build and push, grouped and ordered as the upstream pipeline reports them. */
   readonly sections: readonly Section[];
 }
@@ -116,6 +119,20 @@ export function distroCompilers(matrix: Matrix, distro: Distro, arch: Arch): Oca
   return distro.tier === 1 ? main.flatMap((v) => compilerVariants(releases, arch, v)) : main;
 }
 
+function lazily(make: () => string): () => string {
+  let value: string | undefined;
+  return () => (value ??= make());
+}
+
+function build(fields: Omit<Build, "dockerfile">, dockerfile: () => string): Build {
+  return {
+    ...fields,
+    get dockerfile() {
+      return dockerfile();
+    },
+  };
+}
+
 interface DistroPlan {
   readonly distro: Distro;
   readonly opam: Image;
@@ -129,23 +146,25 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
   const latest = latestRelease(matrix.releases);
   // Builds and manifest entries list the arches last-declared first, as upstream does.
   const arches = distroArches(distro, latest).reverse();
-  const render = (file: Dockerfile) => printDockerfile(file);
-
   const opamName = imageName(distro.name);
-  const opamDockerfile = render(
-    os === "linux" ? linuxOpamImage(distro, matrix.opam, opts.pins) : windowsOpamImage(distro, matrix.opam, opts.pins),
+  const opamDockerfile = lazily(() =>
+    printDockerfile(
+      os === "linux" ? linuxOpamImage(distro, matrix.opam, opts.pins) : windowsOpamImage(distro, matrix.opam, opts.pins),
+    ),
   );
-  const opamBuilds = arches.map(
-    (arch): Build => ({
-      id: `${opamName}/${arch}`,
-      image: opamName,
-      arch,
-      os,
-      label: `${distro.name}/${arch}`,
-      dockerfile: opamDockerfile,
-      stagingTag: stagingTag(repos, opamName, arch),
-      context: "opam-repository",
-    }),
+  const opamBuilds = arches.map((arch) =>
+    build(
+      {
+        id: `${opamName}/${arch}`,
+        image: opamName,
+        arch,
+        os,
+        label: `${distro.name}/${arch}`,
+        stagingTag: stagingTag(repos, opamName, arch),
+        context: "opam-repository",
+      },
+      opamDockerfile,
+    ),
   );
   const opam: Image = {
     name: opamName,
@@ -156,11 +175,10 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
     dependsOn: [],
   };
 
+  const compilersOn = new Map(arches.map((arch) => [arch, distroCompilers(matrix, distro, arch)]));
   const versions: OcamlVersion[] = [];
-  for (const arch of arches) {
-    for (const v of distroCompilers(matrix, distro, arch)) {
-      if (!versions.some((known) => sameVersion(known, v))) versions.push(v);
-    }
+  for (const v of [...compilersOn.values()].flat()) {
+    if (!versions.some((known) => sameVersion(known, v))) versions.push(v);
   }
   versions.sort(compareVersions);
 
@@ -168,19 +186,21 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
   const compilers = versions.map((version) => {
     const name = imageName(distro.name, version);
     const builds = opamBuilds
-      .filter((parent) => distroCompilers(matrix, distro, parent.arch).some((v) => sameVersion(v, version)))
-      .map(
-        (parent): Build => ({
-          id: `${name}/${parent.arch}`,
-          image: name,
-          arch: parent.arch,
-          os,
-          label: `${formatVersion(version)}/${parent.arch}`,
-          dockerfile: render(compilerImage(distro, matrix.releases, version, parent.stagingTag)),
-          stagingTag: stagingTag(repos, name, parent.arch),
-          parent: parent.id,
-          context: "dockerfile-only",
-        }),
+      .filter((parent) => compilersOn.get(parent.arch)?.some((v) => sameVersion(v, version)))
+      .map((parent) =>
+        build(
+          {
+            id: `${name}/${parent.arch}`,
+            image: name,
+            arch: parent.arch,
+            os,
+            label: `${formatVersion(version)}/${parent.arch}`,
+            stagingTag: stagingTag(repos, name, parent.arch),
+            parent: parent.id,
+            context: "dockerfile-only",
+          },
+          lazily(() => printDockerfile(compilerImage(distro, matrix.releases, version, parent.stagingTag))),
+        ),
       );
     const sources = builds.map((b) => b.stagingTag);
     const image: Image = {
@@ -201,23 +221,25 @@ function planArchive(base: DistroPlan, opts: PlanOptions): Image {
   const parent = base.opam.builds.find((b) => b.arch === "amd64");
   if (!parent) throw new Error(`the default distro ${base.distro.name} must be built for amd64 to make the archive image`);
   const repos = opts.repositories;
-  const build: Build = {
-    id: `${ARCHIVE}/amd64`,
-    image: ARCHIVE,
-    arch: "amd64",
-    os: "linux",
-    label: ARCHIVE,
-    dockerfile: printDockerfile(archiveImage(parent.stagingTag, publicTag(repos, ARCHIVE))),
-    stagingTag: `${repos.staging}:${ARCHIVE}`,
-    parent: parent.id,
-    context: "dockerfile-only",
-  };
+  const archive = build(
+    {
+      id: `${ARCHIVE}/amd64`,
+      image: ARCHIVE,
+      arch: "amd64",
+      os: "linux",
+      label: ARCHIVE,
+      stagingTag: `${repos.staging}:${ARCHIVE}`,
+      parent: parent.id,
+      context: "dockerfile-only",
+    },
+    lazily(() => printDockerfile(archiveImage(parent.stagingTag, publicTag(repos, ARCHIVE)))),
+  );
   return {
     name: ARCHIVE,
     kind: "archive",
     distro: base.distro.name,
-    builds: [build],
-    manifests: [{ tag: publicTag(repos, ARCHIVE), sources: [build.stagingTag] }],
+    builds: [archive],
+    manifests: [{ tag: publicTag(repos, ARCHIVE), sources: [archive.stagingTag] }],
     dependsOn: [base.opam.name],
   };
 }
@@ -338,5 +360,5 @@ export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
       for (const c of m.compilers) reporter.image(c.image);
     }
   }
-  return { images, sections: reporter.sections };
+  return { images, repository: matrix.opam.repository, sections: reporter.sections };
 }

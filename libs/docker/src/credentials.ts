@@ -1,0 +1,72 @@
+/**
+ * Registry credentials: a username and a password file (like upstream's
+ * /run/secrets/ocurrent-hub), or what an earlier `docker login` stored.
+ * The password is read when needed, kept in memory, and written only into a
+ * private, temporary docker config for the commands that need it.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Credentials } from "./registry";
+
+export interface CredentialSource {
+  readonly server?: string;
+  readonly username?: string;
+  readonly passwordFile?: string;
+}
+
+export class CredentialsError extends Error {}
+
+/** The user's docker config folder (DOCKER_CONFIG or ~/.docker). */
+export const userDockerConfig = (env = process.env): string => env.DOCKER_CONFIG || join(homedir(), ".docker");
+
+/** Credentials from a password file, or undefined when none is configured. */
+export function readCredentials(source: CredentialSource): Credentials | undefined {
+  if (!source.passwordFile) return undefined;
+  if (!source.username) throw new CredentialsError("a registry password file is configured but no username");
+  let password: string;
+  try {
+    password = readFileSync(source.passwordFile, "utf8").trim();
+  } catch (e) {
+    throw new CredentialsError(`cannot read the registry password file ${source.passwordFile}: ${(e as NodeJS.ErrnoException).code}`);
+  }
+  if (!password) throw new CredentialsError(`the registry password file ${source.passwordFile} is empty`);
+  return { username: source.username, password };
+}
+
+/** Credentials an earlier `docker login` stored in the user's config (plain `auths` entries only). */
+export function storedCredentials(server: string, env = process.env): Credentials | undefined {
+  const file = join(userDockerConfig(env), "config.json");
+  if (!existsSync(file)) return undefined;
+  try {
+    const config = JSON.parse(readFileSync(file, "utf8")) as { auths?: Record<string, { auth?: string }> };
+    const auth = config.auths?.[server]?.auth ?? config.auths?.[`https://${server}`]?.auth;
+    if (!auth) return undefined;
+    const decoded = Buffer.from(auth, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    return colon > 0 ? { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface TemporaryDockerConfig {
+  /** Pass as DOCKER_CONFIG to docker commands. */
+  readonly env: Readonly<Record<string, string>>;
+  dispose(): void;
+}
+
+/**
+ * A private docker config (mode 0700) holding only these credentials, with the
+ * user's buildx builders and contexts linked in so named builders still work.
+ */
+export function temporaryDockerConfig(server: string, credentials: Credentials, env = process.env): TemporaryDockerConfig {
+  const dir = mkdtempSync(join(tmpdir(), "obi-docker-"));
+  const user = userDockerConfig(env);
+  for (const shared of ["buildx", "contexts", "cli-plugins"]) {
+    if (existsSync(join(user, shared))) symlinkSync(join(user, shared), join(dir, shared));
+  }
+  const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: { [server]: { auth } } }), { mode: 0o600 });
+  return { env: { DOCKER_CONFIG: dir }, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}

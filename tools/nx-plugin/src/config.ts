@@ -1,0 +1,56 @@
+/**
+ * The plugin's options (nx.json `plugins[].options`), with environment
+ * overrides applied where the work happens. Secrets are never options: only
+ * the path of a password file is.
+ */
+import { z } from "zod";
+import { ARCHES } from "../../../libs/ocaml/src";
+
+export const pluginOptionsSchema = z
+  .object({
+    /** Where per-arch builds are pushed. */
+    stagingRepo: z.string().min(1).default("localhost:5000/opam-staging"),
+    /** Where multi-arch manifests are published. */
+    publicRepo: z.string().min(1).default("localhost:5000/opam"),
+    /** A buildx builder (or docker context) per arch; an arch not named uses the default builder. */
+    builders: z.partialRecord(z.enum(ARCHES), z.string().min(1)).default({}),
+    registry: z
+      .object({
+        /** The registry to log in to; default: the host part of the staging repository. */
+        server: z.string().min(1).optional(),
+        username: z.string().min(1).optional(),
+        /** A file holding the password (like upstream's /run/secrets/ocurrent-hub). */
+        passwordFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    /** Print the docker commands instead of running them. */
+    dryRun: z.boolean().default(false),
+    /**
+     * Build without the Dockerfiles' `# syntax=docker/dockerfile:1` line, using BuildKit's
+     * built-in frontend: for builders that cannot pull the frontend image (no Docker Hub).
+     */
+    builtinFrontend: z.boolean().default(false),
+  })
+  .strict();
+
+export type PluginOptions = z.output<typeof pluginOptionsSchema>;
+
+/** Environment variables that override the options when a task runs (and so are task inputs). */
+export const ENV = {
+  stagingRepo: "OBI_STAGING_REPO",
+  publicRepo: "OBI_PUBLIC_REPO",
+  username: "OBI_REGISTRY_USER",
+  passwordFile: "OBI_REGISTRY_PASSWORD_FILE",
+  server: "OBI_REGISTRY_SERVER",
+  dryRun: "OBI_DRY_RUN",
+} as const;
+
+export const builderEnv = (arch: string): string => `OBI_BUILDER_${arch.toUpperCase()}`;
+
+export function parsePluginOptions(raw: unknown): PluginOptions {
+  const result = pluginOptionsSchema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `nx.json: plugins[ocaml-base-images].options.${i.path.map(String).join(".")}: ${i.message}`);
+  throw new Error(lines.join("\n"));
+}

@@ -1,0 +1,27 @@
+/**
+ * The Nx plugin: reads images/, makes the plan, and turns every image into a
+ * project. Thin glue: the knowledge is in libs/, the mapping in nodes.ts.
+ */
+import type { CreateNodesV2 } from "@nx/devkit";
+import { loadMatrix } from "../../../libs/matrix/src";
+import { makePlan } from "../../../libs/plan/src";
+import { parsePluginOptions, type PluginOptions } from "./config";
+import { projectsByFile } from "./nodes";
+
+/** The files the graph is made from; a change to any of them recomputes it. */
+const MATRIX_GLOB = "images/{*/image.json,compilers.json,opam.json,opam-repository.json}";
+
+export const createNodesV2: CreateNodesV2<Partial<PluginOptions>> = [
+  MATRIX_GLOB,
+  (files, rawOptions, context) => {
+    const options = parsePluginOptions(rawOptions);
+    const plan = makePlan(loadMatrix(context.workspaceRoot), {
+      repositories: { staging: options.stagingRepo, public: options.publicRepo },
+      pins: "commit",
+    });
+    const byFile = projectsByFile(plan, options);
+    return files.map((file) => [file, { projects: byFile.get(file) ?? {} }] as const);
+  },
+];
+
+export const name = "ocaml-base-images";
