@@ -2,9 +2,8 @@
  * Reads and validates images/. Every problem becomes one line naming the
  * file and the field, and nothing is returned until all files are valid.
  */
-import { readFileSync } from "node:fs";
-import { join, relative } from "node:path";
-import fg from "fast-glob";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { z } from "zod";
 import type { Distro, Matrix, OpamBuild } from "../../distros/src";
 import { parseRange, parseVersion } from "../../ocaml/src";
@@ -145,9 +144,13 @@ export function loadMatrix(root: string): Matrix {
       throw new MatrixError([`${file}: (top level): cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`]);
     }
   };
-  const distroFiles = fg.sync(MATRIX_FILES.distros, { cwd: root }).sort();
+  // One folder per distro: images/<name>/image.json.
+  const distroFiles = readdirSync(join(root, "images"), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && statSync(join(root, "images", entry.name, "image.json"), { throwIfNoEntry: false }))
+    .map((entry) => `images/${entry.name}/image.json`)
+    .sort();
   return parseMatrix({
-    distros: distroFiles.map((f) => read(relative(root, join(root, f)))),
+    distros: distroFiles.map(read),
     compilers: read(MATRIX_FILES.compilers),
     opam: read(MATRIX_FILES.opam),
     opamRepository: read(MATRIX_FILES.opamRepository),

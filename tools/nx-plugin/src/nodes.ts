@@ -27,7 +27,7 @@ const DOCKER_CODE = [
 export const distDir = (image: string): string => `dist/images/${image}`;
 
 /** The files under images/ that an image's Dockerfile is made from. */
-function dataInputs(image: Image, plan: Plan): string[] {
+function dataInputs(image: Image, index: PlanIndex): string[] {
   const distroFile = (distro: string) => `{workspaceRoot}/images/${distro}/image.json`;
   switch (image.kind) {
     case "opam":
@@ -37,17 +37,17 @@ function dataInputs(image: Image, plan: Plan): string[] {
     case "archive":
       return [distroFile(image.distro)];
     case "windows-all":
-      return image.dependsOn.map((part) => distroFile(plan.images.find((i) => i.name === part)?.distro ?? part));
+      return image.dependsOn.map((part) => distroFile(index.distroOf.get(part) ?? part));
   }
 }
 
-function renderTarget(image: Image, plan: Plan, options: PluginOptions): TargetConfiguration {
+function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): TargetConfiguration {
   const out = `{workspaceRoot}/${distDir(image.name)}`;
   return {
     executor: `${EXECUTORS}:render`,
     options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo },
     inputs: [
-      ...dataInputs(image, plan),
+      ...dataInputs(image, index),
       ...PLAN_CODE,
       `${PLUGIN_SOURCE}/executors/render.ts`,
       { env: ENV.stagingRepo },
@@ -58,10 +58,28 @@ function renderTarget(image: Image, plan: Plan, options: PluginOptions): TargetC
   };
 }
 
-function buildTarget(image: Image, build: Build, plan: Plan, options: PluginOptions): TargetConfiguration {
+/** Lookups over the whole plan, made once per graph computation. */
+interface PlanIndex {
+  readonly plan: Plan;
+  readonly buildById: ReadonlyMap<string, Build>;
+  readonly buildByTag: ReadonlyMap<string, Build>;
+  readonly distroOf: ReadonlyMap<string, string>;
+}
+
+function indexPlan(plan: Plan): PlanIndex {
+  const builds = plan.images.flatMap((i) => i.builds);
+  return {
+    plan,
+    buildById: new Map(builds.map((b) => [b.id, b])),
+    buildByTag: new Map(builds.map((b) => [b.stagingTag, b])),
+    distroOf: new Map(plan.images.map((i) => [i.name, i.distro])),
+  };
+}
+
+function buildTarget(image: Image, build: Build, index: PlanIndex, options: PluginOptions): TargetConfiguration {
   const arch = build.arch;
   const builder = options.builders[arch];
-  const parent = build.parent === undefined ? undefined : findBuild(plan, build.parent);
+  const parent = build.parent === undefined ? undefined : index.buildById.get(build.parent);
   return {
     executor: `${EXECUTORS}:build`,
     // Own render first, then the build this one starts FROM (the parent project's same arch).
@@ -92,19 +110,8 @@ function buildTarget(image: Image, build: Build, plan: Plan, options: PluginOpti
   };
 }
 
-function findBuild(plan: Plan, id: string): Build {
-  const found = plan.images.flatMap((i) => i.builds).find((b) => b.id === id);
-  if (!found) throw new Error(`the plan has no build ${id}`);
-  return found;
-}
-
-/** Staging tag → the build that pushes it. */
-function buildsByTag(plan: Plan): Map<string, Build> {
-  return new Map(plan.images.flatMap((i) => i.builds.map((b) => [b.stagingTag, b] as const)));
-}
-
-function publishTarget(image: Image, plan: Plan, options: PluginOptions): TargetConfiguration {
-  const byTag = buildsByTag(plan);
+function publishTarget(image: Image, index: PlanIndex, options: PluginOptions): TargetConfiguration {
+  const byTag = index.buildByTag;
   const publicPrefix = `${options.publicRepo}:`;
   const arches = image.builds.map((b) => b.arch);
   return {
@@ -139,11 +146,11 @@ function publishTarget(image: Image, plan: Plan, options: PluginOptions): Target
   };
 }
 
-export function imageProject(image: Image, plan: Plan, options: PluginOptions): ProjectConfiguration {
+function imageProject(image: Image, index: PlanIndex, options: PluginOptions): ProjectConfiguration {
   const targets: Record<string, TargetConfiguration> = {};
-  if (image.builds.length > 0) targets.render = renderTarget(image, plan, options);
-  for (const build of image.builds) targets[`build-${build.arch}`] = buildTarget(image, build, plan, options);
-  targets.publish = publishTarget(image, plan, options);
+  if (image.builds.length > 0) targets.render = renderTarget(image, index, options);
+  for (const build of image.builds) targets[`build-${build.arch}`] = buildTarget(image, build, index, options);
+  targets.publish = publishTarget(image, index, options);
   return {
     name: image.name,
     // A root of its own that need not exist on disk; every input above is workspace-relative.
@@ -180,12 +187,14 @@ function describe(image: Image): string {
  */
 export function projectsByFile(plan: Plan, options: PluginOptions): Map<string, Record<string, ProjectConfiguration>> {
   const byFile = new Map<string, Record<string, ProjectConfiguration>>();
-  const distroOf = new Map(plan.images.map((i) => [i.name, i.distro]));
+  const index = indexPlan(plan);
   for (const image of plan.images) {
-    const owner = image.kind === "windows-all" ? distroOf.get(image.dependsOn[0] ?? "") ?? image.distro : image.distro;
+    const owner = image.kind === "windows-all" ? (index.distroOf.get(image.dependsOn[0] ?? "") ?? image.distro) : image.distro;
     const file = `images/${owner}/image.json`;
-    const project = imageProject(image, plan, options);
-    byFile.set(file, { ...(byFile.get(file) ?? {}), [project.root]: project });
+    const projects = byFile.get(file) ?? {};
+    const project = imageProject(image, index, options);
+    projects[project.root] = project;
+    byFile.set(file, projects);
   }
   return byFile;
 }
