@@ -1,0 +1,119 @@
+/**
+ * What the Docker integration tests stand on: a real engine with buildx,
+ * QEMU emulation and a password-protected registry (tools/ci/setup-docker.sh
+ * brings them up). Missing parts fail the tests with a clear message; they
+ * are never skipped.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, execaSync } from "execa";
+import { readCredentials, RegistryClient, temporaryDockerConfig, type Credentials } from "../../libs/docker/src";
+import { PROJECT_ROOT } from "./workspace";
+
+export interface DockerEnvironment {
+  /** host:port of the loopback registry. */
+  readonly registry: string;
+  readonly username: string;
+  readonly passwordFile: string;
+  readonly credentials: Credentials;
+  readonly client: RegistryClient;
+}
+
+export function requireDockerEnvironment(env = process.env): DockerEnvironment {
+  const problems: string[] = [];
+  const check = (what: string, command: string, args: string[]) => {
+    const r = execaSync(command, args, { reject: false });
+    if (r.exitCode !== 0) problems.push(`${what}: \`${command} ${args.join(" ")}\` failed: ${String(r.stderr).trim().split("\n")[0] ?? ""}`);
+  };
+  check("a Docker engine", "docker", ["info", "--format", "{{.ServerVersion}}"]);
+  check("buildx", "docker", ["buildx", "version"]);
+  if (!existsSync("/proc/sys/fs/binfmt_misc/qemu-aarch64")) problems.push("QEMU emulation for arm64 (binfmt qemu-aarch64) is not registered");
+  const registry = env.OBI_TEST_REGISTRY ?? "127.0.0.1:5000";
+  const username = env.OBI_REGISTRY_USER ?? "obi";
+  const passwordFile = env.OBI_REGISTRY_PASSWORD_FILE ?? "/var/lib/obi-ci/registry-password";
+  let credentials: Credentials | undefined;
+  try {
+    credentials = readCredentials({ username, passwordFile });
+  } catch (e) {
+    problems.push(`registry credentials: ${(e as Error).message}`);
+  }
+  const probe = execaSync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://${registry}/v2/`], { reject: false });
+  if (probe.stdout !== "401") problems.push(`a password-protected registry at ${registry} (GET /v2/ answered ${probe.stdout || "nothing"}, expected 401)`);
+  if (problems.length || !credentials) {
+    throw new Error(`the Docker integration tests need real parts; run tools/ci/setup-docker.sh as root. Missing:\n- ${problems.join("\n- ")}`);
+  }
+  const creds = credentials;
+  return { registry, username, passwordFile, credentials: creds, client: new RegistryClient({ credentials: (r) => (r === registry ? creds : undefined) }) };
+}
+
+/** Runs a command with a private docker config logged in to the test registry. */
+export async function withLogin<T>(env: DockerEnvironment, fn: (dockerEnv: Record<string, string>) => Promise<T>): Promise<T> {
+  const config = temporaryDockerConfig(env.registry, env.credentials);
+  try {
+    return await fn({ ...config.env });
+  } finally {
+    config.dispose();
+  }
+}
+
+/** Makes the test base image (tools/ci/make-test-base.sh) under `repo:tag`, for amd64 and arm64 unless told. */
+export async function makeTestBase(env: DockerEnvironment, target: string): Promise<void> {
+  await withLogin(env, async (dockerEnv) => {
+    await execa("bash", [join(PROJECT_ROOT, "tools/ci/make-test-base.sh"), target], { env: dockerEnv });
+  });
+}
+
+/**
+ * A base whose amd64 image is `good`'s and whose arm64 image is empty (no shell),
+ * so every RUN fails on arm64 alone.
+ */
+export async function makeBaseBrokenOnArm64(env: DockerEnvironment, good: string, target: string): Promise<void> {
+  const repo = target.slice(0, target.lastIndexOf(":"));
+  const entries = await env.client.platforms(good);
+  const amd64 = entries?.find((e) => e.platform?.architecture === "amd64");
+  if (!amd64) throw new Error(`${good} has no amd64 image`);
+  await withLogin(env, async (dockerEnv) => {
+    const empty = `${repo}:empty-arm64`;
+    await execa("sh", ["-c", `tar -c -T /dev/null | docker import --platform linux/arm64 - '${empty}' >/dev/null && docker push -q '${empty}' >/dev/null`], { env: dockerEnv });
+    const goodRepo = good.slice(0, good.lastIndexOf(":"));
+    await execa("docker", ["buildx", "imagetools", "create", "-t", target, `${goodRepo}@${amd64.digest}`, empty], { env: dockerEnv });
+  });
+}
+
+/** A local git repository standing in for opam-repository; returns its URL and commit. */
+export function makeOpamRepository(): { url: string; commit: string } {
+  const dir = mkdtempSync(join(tmpdir(), "obi-opam-repository-"));
+  mkdirSync(join(dir, "packages/hello/hello.1.0"), { recursive: true });
+  writeFileSync(join(dir, "packages/hello/hello.1.0/opam"), 'opam-version: "2.0"\n');
+  writeFileSync(join(dir, "repo"), 'opam-version: "2.0"\n');
+  const git = (...args: string[]) => execaSync("git", args, { cwd: dir }).stdout;
+  git("init", "-q", "-b", "master");
+  git("add", "-A");
+  git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "opam-repository stand-in");
+  return { url: `file://${dir}`, commit: git("rev-parse", "HEAD") };
+}
+
+/**
+ * A `docker` first on PATH that logs every `docker buildx build` to a file and runs the
+ * real docker: builds are counted, not inferred.
+ */
+export function buildCounter(): { path: string; count: () => string[] } {
+  const dir = mkdtempSync(join(tmpdir(), "obi-docker-shim-"));
+  const log = join(dir, "builds.log");
+  const real = execaSync("sh", ["-c", "command -v docker"]).stdout.trim();
+  writeFileSync(log, "");
+  writeFileSync(
+    join(dir, "docker"),
+    `#!/bin/sh\nif [ "$1" = buildx ] && [ "$2" = build ]; then echo "$*" >>'${log}'; fi\nexec '${real}' "$@"\n`,
+  );
+  chmodSync(join(dir, "docker"), 0o755);
+  return {
+    path: `${dir}:${process.env.PATH ?? ""}`,
+    count: () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => /--tag (\S+)/.exec(line)?.[1] ?? line),
+  };
+}
