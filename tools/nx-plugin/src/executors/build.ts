@@ -8,9 +8,10 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ExecutorContext } from "@nx/devkit";
+import type { ExecutorContext, TaskGraph } from "@nx/devkit";
 import { buildAndPush, checkoutPinned, parseReference, repositoryName } from "../../../../libs/docker/src";
 import { builderEnv } from "../config";
+import { runInOrder } from "./batch";
 import {
   buildRecordPath,
   openSession,
@@ -51,19 +52,20 @@ export function buildId(parts: { platform: string; dockerfile: string; context: 
   return hash.digest("hex");
 }
 
-export default async function build(rawOptions: BuildOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+/** Builds one image for one arch; `say` receives the progress lines. */
+export async function runBuild(rawOptions: BuildOptions, root: string, say: (line: string) => void): Promise<boolean> {
   const resolved = resolveSettings(rawOptions);
   const options = { ...resolved, builder: process.env[builderEnv(resolved.arch)] || resolved.builder };
   const label = `${options.image} (${options.arch})`;
   const platform = `${options.os}/${options.arch}`;
   const session = openSession(options, say);
   try {
-    const dir = renderDir(context.root, options.image);
+    const dir = renderDir(root, options.image);
     let dockerfile = readFileSync(join(dir, `${options.arch}.Dockerfile`), "utf8");
     if (options.builtinFrontend) dockerfile = dockerfile.replace(SYNTAX_LINE, "");
     const rendered = readJson<RenderedContext>(join(dir, "context.json"), `the rendered context of ${options.image}`);
     const parent = options.parent
-      ? readJson<BuildRecord>(buildRecordPath(context.root, options.parent.image, options.parent.arch), `the build of ${options.parent.image} (${options.parent.arch})`)
+      ? readJson<BuildRecord>(buildRecordPath(root, options.parent.image, options.parent.arch), `the build of ${options.parent.image} (${options.parent.arch})`)
       : undefined;
     if (parent && !parent.digest && !options.dryRun) throw new Error(`${options.parent?.image} (${options.arch}) has no pushed digest`);
     const id = buildId({ platform, dockerfile, context: rendered, parentDigest: parent?.digest ?? null });
@@ -109,13 +111,22 @@ export default async function build(rawOptions: BuildOptions, context: ExecutorC
       say(`${label}: pushed ${stagingTag}${digest ? ` (${digest})` : ""}`);
     }
     const record: BuildRecord = { image: options.image, arch: options.arch, platform, stagingTag, digest, buildId: id, reused, dryRun: Boolean(options.dryRun) };
-    writeWhole(buildRecordPath(context.root, options.image, options.arch), JSON.stringify(record, null, 2) + "\n");
+    writeWhole(buildRecordPath(root, options.image, options.arch), JSON.stringify(record, null, 2) + "\n");
     if (options.dryRun) say(`${label}: dry run: nothing was built or pushed`);
-    return { success: true };
+    return true;
   } catch (e) {
-    process.stderr.write(`build of ${options.image} for ${options.arch} failed: ${(e as Error).message}\n`);
-    return { success: false };
+    say(`build of ${options.image} for ${options.arch} failed: ${(e as Error).message}`);
+    return false;
   } finally {
     session.close();
   }
+}
+
+export default async function build(options: BuildOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  return { success: await runBuild(options, context.root, say) };
+}
+
+/** Every build task of a run in one process, in dependency order. */
+export function buildBatch(taskGraph: TaskGraph, inputs: Record<string, BuildOptions>, _overrides: unknown, context: ExecutorContext) {
+  return runInOrder(taskGraph, inputs, (options, log) => runBuild(options, context.root, log));
 }

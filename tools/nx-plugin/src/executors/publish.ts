@@ -4,7 +4,8 @@
  * is left alone, so running publish again changes nothing.
  */
 import { join } from "node:path";
-import type { ExecutorContext } from "@nx/devkit";
+import type { ExecutorContext, TaskGraph } from "@nx/devkit";
+import { runInOrder } from "./batch";
 import { createManifestList, parseReference, repositoryName } from "../../../../libs/docker/src";
 import {
   buildRecordPath,
@@ -29,14 +30,15 @@ export interface PublishOptions {
   readonly dryRun?: boolean;
 }
 
-export default async function publish(rawOptions: PublishOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+/** Publishes one image's manifest lists; `say` receives the progress lines. */
+export async function runPublish(rawOptions: PublishOptions, root: string, say: (line: string) => void): Promise<boolean> {
   const options = resolveSettings(rawOptions);
   const session = openSession(options, say);
   try {
     const manifests: PublishRecord["manifests"][number][] = [];
     for (const manifest of options.manifests) {
       const builds = manifest.sources.map((s) =>
-        readJson<BuildRecord>(buildRecordPath(context.root, s.image, s.arch), `the build of ${s.image} (${s.arch})`),
+        readJson<BuildRecord>(buildRecordPath(root, s.image, s.arch), `the build of ${s.image} (${s.arch})`),
       );
       const tag = `${repositoryName(parseReference(`${options.publicRepo}:x`))}:${manifest.name}`;
       const sources = builds.map((b) => `${repositoryName(parseReference(b.stagingTag))}@${b.digest ?? "<dry-run>"}`);
@@ -55,13 +57,22 @@ export default async function publish(rawOptions: PublishOptions, context: Execu
       manifests.push({ tag, sources, changed });
     }
     const record: PublishRecord = { image: options.image, manifests, dryRun: Boolean(options.dryRun) };
-    writeWhole(join(imageDir(context.root, options.image), "publish.json"), JSON.stringify(record, null, 2) + "\n");
+    writeWhole(join(imageDir(root, options.image), "publish.json"), JSON.stringify(record, null, 2) + "\n");
     if (options.dryRun) say(`${options.image}: dry run: nothing was published`);
-    return { success: true };
+    return true;
   } catch (e) {
-    process.stderr.write(`publish of ${options.image} failed: ${(e as Error).message}\n`);
-    return { success: false };
+    say(`publish of ${options.image} failed: ${(e as Error).message}`);
+    return false;
   } finally {
     session.close();
   }
+}
+
+export default async function publish(options: PublishOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  return { success: await runPublish(options, context.root, say) };
+}
+
+/** Every publish task of a run in one process. */
+export function publishBatch(taskGraph: TaskGraph, inputs: Record<string, PublishOptions>, _overrides: unknown, context: ExecutorContext) {
+  return runInOrder(taskGraph, inputs, (options, log) => runPublish(options, context.root, log));
 }

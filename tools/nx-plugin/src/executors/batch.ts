@@ -1,0 +1,76 @@
+/**
+ * Runs a batch of tasks in one process, in dependency order and a few at a
+ * time, reporting each as it finishes. Nx hands a batch executor every task of
+ * a run that uses it; starting one process per build would cost more than
+ * many of the builds themselves.
+ */
+import type { TaskGraph } from "@nx/devkit";
+
+export interface TaskOutcome {
+  readonly success: boolean;
+  readonly terminalOutput: string;
+  readonly startTime?: number;
+  readonly endTime?: number;
+  readonly status?: "success" | "failure" | "skipped";
+}
+
+/** How many tasks of a batch run at once: OBI_PARALLEL, else NX_PARALLEL, else Nx's default of 3. */
+export function batchParallelism(env = process.env): number {
+  const n = Number(env.OBI_PARALLEL ?? env.NX_PARALLEL ?? 3);
+  return Number.isInteger(n) && n > 0 ? n : 3;
+}
+
+export async function* runInOrder<O>(
+  taskGraph: TaskGraph,
+  inputs: Record<string, O>,
+  run: (options: O, log: (line: string) => void) => Promise<boolean>,
+  parallel = batchParallelism(),
+): AsyncIterableIterator<{ task: string; result: TaskOutcome }> {
+  const ids = Object.keys(taskGraph.tasks);
+  const inBatch = new Set(ids);
+  const finished = new Map<string, boolean>();
+  const running = new Map<string, Promise<{ task: string; result: TaskOutcome }>>();
+  const waiting = new Set(ids);
+
+  const start = (id: string) => {
+    const output: string[] = [];
+    const log = (line: string) => {
+      output.push(line);
+      process.stdout.write(`${line}\n`);
+    };
+    const startTime = Date.now();
+    const promise = run(inputs[id] as O, log)
+      .catch((e: unknown) => {
+        log(`${id} failed: ${(e as Error).message}`);
+        return false;
+      })
+      .then((success) => ({
+        task: id,
+        result: { success, terminalOutput: output.join("\n"), startTime, endTime: Date.now(), status: success ? ("success" as const) : ("failure" as const) },
+      }));
+    running.set(id, promise);
+  };
+
+  while (waiting.size > 0 || running.size > 0) {
+    for (const id of [...waiting]) {
+      if (running.size >= parallel) break;
+      const deps = (taskGraph.dependencies[id] ?? []).map((edge) => edge.id).filter((d) => inBatch.has(d));
+      if (deps.some((d) => finished.get(d) === false)) {
+        waiting.delete(id);
+        finished.set(id, false);
+        const failed = deps.filter((d) => finished.get(d) === false).join(", ");
+        yield { task: id, result: { success: false, status: "skipped", terminalOutput: `${id} did not run: ${failed} failed` } };
+        continue;
+      }
+      if (deps.every((d) => finished.get(d) === true)) {
+        waiting.delete(id);
+        start(id);
+      }
+    }
+    if (running.size === 0) continue;
+    const done = await Promise.race(running.values());
+    running.delete(done.task);
+    finished.set(done.task, done.result.success);
+    yield done;
+  }
+}
