@@ -113,13 +113,25 @@ export class Workspace {
     this.git("commit", "-q", "--allow-empty", "-m", message);
   }
 
-  /** Runs the real nx binary of this project, without daemon or cloud. */
+  /**
+   * Runs the real nx binary of this project, without daemon or cloud, with a
+   * task cache of this workspace's own (Nx 24 otherwise shares one per user
+   * between every checkout of a repository).
+   */
   async nx(args: readonly string[], env: Record<string, string> = {}): Promise<NxResult> {
     const result = await execa(join(PROJECT_ROOT, "node_modules/.bin/nx"), [...args], {
       cwd: this.dir,
       reject: false,
       all: true,
-      env: { NX_DAEMON: "false", NX_NO_CLOUD: "true", NX_TUI: "false", FORCE_COLOR: "0", NX_VERBOSE_LOGGING: "false", ...env },
+      env: {
+        NX_DAEMON: "false",
+        NX_NO_CLOUD: "true",
+        NX_TUI: "false",
+        FORCE_COLOR: "0",
+        NX_VERBOSE_LOGGING: "false",
+        NX_CACHE_DIRECTORY: this.path(".nx/cache"),
+        ...env,
+      },
     });
     return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr), all: String(result.all) };
   }
