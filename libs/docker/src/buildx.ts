@@ -13,6 +13,8 @@ export interface BuildRequest {
   readonly dockerfile: string;
   /** Every tag to push the result under. */
   readonly tags: readonly string[];
+  /** Images a FROM names, replaced (e.g. `debian:13` → `docker-image://debian@sha256:…`, to pin it). */
+  readonly buildContexts?: Readonly<Record<string, string>>;
   readonly env?: Readonly<Record<string, string>>;
   readonly onOutput?: (line: string) => void;
 }
@@ -30,6 +32,7 @@ export async function buildAndPush(runner: Runner, request: BuildRequest): Promi
       "--file",
       request.dockerfile,
       ...request.tags.flatMap((t) => ["--tag", t]),
+      ...Object.entries(request.buildContexts ?? {}).flatMap(([name, value]) => ["--build-context", `${name}=${value}`]),
       // One plain image manifest per arch: the manifest lists are made at publish time.
       "--provenance=false",
       "--sbom=false",

@@ -52,6 +52,8 @@ export interface Build {
   readonly parent?: string;
   /** What the build context holds: opam-repository at its pin, or nothing but the Dockerfile. */
   readonly context: "opam-repository" | "dockerfile-only";
+  /** The distro base image an opam build starts FROM, with its pinned digest when there is one. */
+  readonly base?: { readonly image: string; readonly tag: string; readonly digest?: string };
 }
 
 export interface Manifest {
@@ -162,6 +164,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
         label: `${distro.name}/${arch}`,
         stagingTag: stagingTag(repos, opamName, arch),
         context: "opam-repository",
+        base: distro.base,
       },
       opamDockerfile,
     ),

@@ -31,6 +31,11 @@ export const pluginOptionsSchema = z
      * built-in frontend: for builders that cannot pull the frontend image (no Docker Hub).
      */
     builtinFrontend: z.boolean().default(false),
+    /**
+     * Rebuild every image once per this many days even when nothing changed, to pick
+     * up distro security updates (upstream rebuilds weekly). 0 turns it off.
+     */
+    rebuildPeriodDays: z.number().int().min(0).default(7),
   })
   .strict();
 
@@ -53,4 +58,27 @@ export function parsePluginOptions(raw: unknown): PluginOptions {
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `nx.json: plugins[ocaml-base-images].options.${i.path.map(String).join(".")}: ${i.message}`);
   throw new Error(lines.join("\n"));
+}
+
+export const DEFAULT_REBUILD_PERIOD_DAYS = 7;
+const DAY_MS = 86_400_000;
+
+/**
+ * The rebuild period a moment falls in (periods count from the Unix epoch), as
+ * a label; OBI_NOW (an ISO date) stands in for the clock. Part of every build's hash.
+ */
+export function rebuildPeriod(days: number, env = process.env): string {
+  if (days <= 0) return "none";
+  const now = env.OBI_NOW ? Date.parse(env.OBI_NOW) : Date.now();
+  if (Number.isNaN(now)) throw new Error(`OBI_NOW is not a date: ${env.OBI_NOW}`);
+  return `${days}d#${Math.floor(now / (days * DAY_MS))}`;
+}
+
+/**
+ * The same computation as a shell command, for Nx's `runtime` input: Nx runs it
+ * once per run and hashes its output into every build task.
+ */
+export function rebuildPeriodCommand(days: number): string {
+  if (days <= 0) return "echo none";
+  return `node -e "const n=process.env.OBI_NOW?Date.parse(process.env.OBI_NOW):Date.now();console.log('${days}d#'+Math.floor(n/(${days}*${DAY_MS})))"`;
 }

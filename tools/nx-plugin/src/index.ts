@@ -6,7 +6,7 @@ import type { CreateNodesV2 } from "@nx/devkit";
 import { loadMatrix } from "../../../libs/matrix/src";
 import { makePlan } from "../../../libs/plan/src";
 import { parsePluginOptions, type PluginOptions } from "./config";
-import { projectsByFile } from "./nodes";
+import { imagesProject, projectsByFile } from "./nodes";
 
 /** The files the graph is made from; a change to any of them recomputes it. */
 const MATRIX_GLOB = "images/{*/image.json,compilers.json,opam.json,opam-repository.json}";
@@ -20,6 +20,7 @@ export const createNodesV2: CreateNodesV2<Partial<PluginOptions>> = [
       pins: "commit",
     });
     const byFile = projectsByFile(plan, options);
+    byFile.set("images/compilers.json", { images: imagesProject(options) });
     return files.map((file) => [file, { projects: byFile.get(file) ?? {} }] as const);
   },
 ];

@@ -5,7 +5,7 @@
  */
 import type { ProjectConfiguration, TargetConfiguration } from "@nx/devkit";
 import type { Build, Image, Plan } from "../../../libs/plan/src";
-import { builderEnv, ENV, type PluginOptions } from "./config";
+import { builderEnv, ENV, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
 const EXECUTORS = "./tools/nx-plugin";
@@ -95,6 +95,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       registry: options.registry,
       dryRun: options.dryRun,
       builtinFrontend: options.builtinFrontend,
+      rebuildPeriodDays: options.rebuildPeriodDays,
     },
     // A build is decided by its Dockerfile and context, its parent's digest, the builder and our docker code; nothing else.
     inputs: [
@@ -104,6 +105,8 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       { env: ENV.stagingRepo },
       { env: builderEnv(arch) },
       { env: ENV.dryRun },
+      // The scheduled rebuild: a new period is a new hash for every build.
+      { runtime: rebuildPeriodCommand(options.rebuildPeriodDays) },
     ],
     outputs: [`{workspaceRoot}/${distDir(image.name)}/build-${arch}.json`],
     cache: true,
@@ -197,4 +200,23 @@ export function projectsByFile(plan: Plan, options: PluginOptions): Map<string, 
     byFile.set(file, projects);
   }
   return byFile;
+}
+
+/** The workspace project that owns the pins: `nx run images:update-pins [--check]`. */
+export function imagesProject(options: PluginOptions): ProjectConfiguration {
+  return {
+    name: "images",
+    root: "images",
+    projectType: "library",
+    tags: ["kind:matrix"],
+    targets: {
+      "update-pins": {
+        executor: `${EXECUTORS}:update-pins`,
+        options: { stagingRepo: options.stagingRepo, registry: options.registry },
+        // It asks upstream what moved: never answered from a cache.
+        cache: false,
+      },
+    },
+    metadata: { description: "the declared matrix and its pins" },
+  };
 }

@@ -17,7 +17,10 @@ describe("the project graph of the full matrix", () => {
   afterAll(() => ws.dispose());
 
   it("has exactly one project per image of the plan, named like its public tag", async () => {
-    const projects = JSON.parse((await ws.nxOk(["show", "projects", "--json"])).stdout) as string[];
+    const all = JSON.parse((await ws.nxOk(["show", "projects", "--json"])).stdout) as string[];
+    // Besides the images, one project owns the matrix and its pins.
+    expect(all).toContain("images");
+    const projects = all.filter((p) => p !== "images");
     const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: { staging: "s", public: "p" }, pins: "commit" });
     expect(projects.length).toBe(plan.images.length);
     expect(new Set(projects)).toEqual(new Set(plan.images.map((i) => i.name)));
@@ -119,7 +122,8 @@ describe("affected", () => {
 
   async function affected(): Promise<string[]> {
     const out = await ws.nxOk(["show", "projects", "--affected", "--base=main~1", "--head=main", "--json"]);
-    return (JSON.parse(out.stdout) as string[]).sort();
+    // `images`, the project that owns the matrix files, is affected by any of them; it builds nothing.
+    return (JSON.parse(out.stdout) as string[]).filter((p) => p !== "images").sort();
   }
 
   it("follows one distro's file to exactly that distro's images", async () => {
@@ -142,5 +146,34 @@ describe("affected", () => {
     ws.commit("opam: new 2.5 pin");
     const names = await affected();
     expect(names).toEqual(expect.arrayContaining(["debian-13-opam", "alpine-3.23-opam", "debian-13-ocaml-5.4", "archive"]));
+  });
+});
+
+describe("scheduled rebuilds", () => {
+  let ws: Workspace;
+  beforeAll(() => {
+    ws = createWorkspace({ fixture: smallFixture(), pluginOptions: DRY });
+  });
+  afterAll(() => ws.dispose());
+
+  const DAY = 86_400_000;
+  const at = (ms: number) => ({ OBI_NOW: new Date(ms).toISOString() });
+  const periodStart = Math.floor(Date.parse("2026-03-01T00:00:00Z") / (7 * DAY)) * 7 * DAY;
+
+  it("reuses every build inside one rebuild period and redoes every build in the next", async () => {
+    const first = await ws.nxOk(["run-many", "-t", "build-amd64", "--outputStyle=static"], at(periodStart + DAY));
+    const builds = [...ranTasks(first.all)].filter((t) => t.endsWith(":build-amd64"));
+    expect(builds).toHaveLength(9);
+
+    const sameWeek = await ws.nxOk(["run-many", "-t", "build-amd64", "--outputStyle=static"], at(periodStart + 6 * DAY));
+    expect([...ranTasks(sameWeek.all)]).toEqual([]);
+    for (const task of builds) expect(cacheHits(sameWeek.all).get(task), task).toBe("local");
+
+    const nextWeek = await ws.nxOk(["run-many", "-t", "build-amd64", "--outputStyle=static"], at(periodStart + 7 * DAY + 3_600_000));
+    expect([...ranTasks(nextWeek.all)].sort()).toEqual([...builds].sort());
+    // The Dockerfiles did not change: renders still come from the cache.
+    expect([...cacheHits(nextWeek.all).keys()].every((t) => t.endsWith(":render"))).toBe(true);
+    const record = JSON.parse(ws.read("dist/images/debian-13-opam/build-amd64.json")) as { buildId: string };
+    expect(record.buildId).toMatch(/^[0-9a-f]{64}$/);
   });
 });

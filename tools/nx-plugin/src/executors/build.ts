@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecutorContext, TaskGraph } from "@nx/devkit";
 import { buildAndPush, checkoutPinned, parseReference, repositoryName } from "../../../../libs/docker/src";
-import { builderEnv } from "../config";
+import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, rebuildPeriod } from "../config";
 import { runInOrder } from "./batch";
 import {
   buildRecordPath,
@@ -39,14 +39,22 @@ export interface BuildOptions {
   readonly dryRun?: boolean;
   /** Build without the `# syntax=` line, with BuildKit's built-in frontend (for builders that cannot pull it). */
   readonly builtinFrontend?: boolean;
+  /** Every build is redone once per this many days (0: never on schedule). */
+  readonly rebuildPeriodDays?: number;
 }
 
 const SYNTAX_LINE = /^# syntax=[^\n]*\n\n?/;
 
 /** The id of a build: everything that determines its result. */
-export function buildId(parts: { platform: string; dockerfile: string; context: RenderedContext; parentDigest: string | null }): string {
+export function buildId(parts: {
+  platform: string;
+  dockerfile: string;
+  context: RenderedContext;
+  parentDigest: string | null;
+  period: string;
+}): string {
   const hash = createHash("sha256");
-  hash.update(JSON.stringify({ v: 1, platform: parts.platform, context: parts.context, parent: parts.parentDigest }));
+  hash.update(JSON.stringify({ v: 1, platform: parts.platform, context: parts.context, parent: parts.parentDigest, period: parts.period }));
   hash.update("\0");
   hash.update(parts.dockerfile);
   return hash.digest("hex");
@@ -68,7 +76,8 @@ export async function runBuild(rawOptions: BuildOptions, root: string, say: (lin
       ? readJson<BuildRecord>(buildRecordPath(root, options.parent.image, options.parent.arch), `the build of ${options.parent.image} (${options.parent.arch})`)
       : undefined;
     if (parent && !parent.digest && !options.dryRun) throw new Error(`${options.parent?.image} (${options.arch}) has no pushed digest`);
-    const id = buildId({ platform, dockerfile, context: rendered, parentDigest: parent?.digest ?? null });
+    const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);
+    const id = buildId({ platform, dockerfile, context: rendered, parentDigest: parent?.digest ?? null, period });
     const staging = parseReference(`${options.stagingRepo}:${options.tag}`);
     const repo = repositoryName(staging);
     const stagingTag = `${repo}:${options.tag}`;
@@ -102,6 +111,9 @@ export async function runBuild(rawOptions: BuildOptions, root: string, say: (lin
             contextDir,
             dockerfile: dockerfilePath,
             tags: [stagingTag, idTag],
+            ...(rendered.kind === "opam-repository" && rendered.base?.digest
+              ? { buildContexts: { [`${rendered.base.image}:${rendered.base.tag}`]: `docker-image://${rendered.base.image}@${rendered.base.digest}` } }
+              : {}),
             env: session.dockerEnv,
             onOutput: (line) => say(`${label}: ${line}`),
           })) ?? null;

@@ -28,7 +28,7 @@ function writeImage(root: string, plan: Plan, imageName: string): string {
   const first = image.builds[0];
   const context: RenderedContext =
     first?.context === "opam-repository"
-      ? { kind: "opam-repository", url: plan.repository.url, commit: plan.repository.commit }
+      ? { kind: "opam-repository", url: plan.repository.url, commit: plan.repository.commit, ...(first.base ? { base: first.base } : {}) }
       : { kind: "dockerfile-only" };
   writeWhole(join(dir, "context.json"), JSON.stringify(context, null, 2) + "\n");
   return `rendered ${image.name}: ${image.builds.map((b) => b.arch).join(", ")}`;

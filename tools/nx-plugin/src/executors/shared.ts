@@ -19,7 +19,13 @@ import {
 import { ENV } from "../config";
 
 export type RenderedContext =
-  | { readonly kind: "opam-repository"; readonly url: string; readonly commit: string }
+  | {
+      readonly kind: "opam-repository";
+      readonly url: string;
+      readonly commit: string;
+      /** The base image; with a digest, the build is pinned to it whatever the tag says now. */
+      readonly base?: { readonly image: string; readonly tag: string; readonly digest?: string };
+    }
   | { readonly kind: "dockerfile-only" };
 
 export interface BuildRecord {

@@ -1,0 +1,55 @@
+/**
+ * update-pins: looks up the heads of the opam branches and of opam-repository
+ * (`git ls-remote`) and the digests of the base images (registry API), and
+ * rewrites the pins in images/ that moved. With `check`, only reports them and
+ * fails when any would move.
+ *
+ *   nx run images:update-pins            nx run images:update-pins --check
+ */
+import type { ExecutorContext } from "@nx/devkit";
+import { parseReference, RegistryClient, readCredentials, realRunner, runChecked, storedCredentials } from "../../../../libs/docker/src";
+import { describeChange, updatePins, type Upstream } from "../../../../libs/pins/src";
+import { resolveSettings, say, type RegistrySettings } from "./shared";
+
+export interface UpdatePinsOptions {
+  readonly check?: boolean;
+  readonly stagingRepo: string;
+  readonly registry?: RegistrySettings;
+}
+
+export function liveUpstream(settings: { registry?: RegistrySettings }): Upstream {
+  const runner = realRunner();
+  const fromFile = readCredentials(settings.registry ?? {});
+  const server = settings.registry?.server;
+  const client = new RegistryClient({
+    credentials: (registry) => (fromFile && (!server || registry === server) ? fromFile : storedCredentials(registry)),
+  });
+  return {
+    async branchHead(url, branch) {
+      const out = await runChecked(runner, "git", ["ls-remote", url, `refs/heads/${branch}`]);
+      const sha = out.stdout.split(/\s/)[0];
+      if (!sha || !/^[0-9a-f]{40}$/.test(sha)) throw new Error(`${url} has no branch ${branch}`);
+      return sha;
+    },
+    async imageDigest(image, tag) {
+      const manifest = await client.getManifest(parseReference(`${image}:${tag}`));
+      if (!manifest) throw new Error(`${image}:${tag} does not exist`);
+      return manifest.digest;
+    },
+  };
+}
+
+export default async function updatePinsExecutor(rawOptions: UpdatePinsOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  const options = resolveSettings(rawOptions);
+  try {
+    const changes = await updatePins(context.root, liveUpstream(options), { write: !options.check });
+    for (const change of changes) say(describeChange(change));
+    if (changes.length === 0) say("every pin is current");
+    else if (options.check) say(`${changes.length} pin(s) would move; run nx run images:update-pins`);
+    else say(`moved ${changes.length} pin(s); review with git diff images/`);
+    return { success: !(options.check && changes.length > 0) };
+  } catch (e) {
+    process.stderr.write(`update-pins failed: ${(e as Error).message}\n`);
+    return { success: false };
+  }
+}
