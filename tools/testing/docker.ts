@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, existsSync, readFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, execaSync } from "execa";
-import { readCredentials, RegistryClient, temporaryDockerConfig, type Credentials } from "../../libs/docker/src";
+import { readCredentials, RegistryClient, temporaryDockerConfig, type Credentials, type Manifest } from "../../libs/docker/src";
 import { PROJECT_ROOT } from "./workspace";
 
 export interface DockerEnvironment {
@@ -57,11 +57,20 @@ export async function withLogin<T>(env: DockerEnvironment, fn: (dockerEnv: Recor
   }
 }
 
-/** Makes the test base image (tools/ci/make-test-base.sh) under `repo:tag`, for amd64 and arm64 unless told. */
-export async function makeTestBase(env: DockerEnvironment, target: string): Promise<void> {
+/**
+ * Makes the test base image (tools/ci/make-test-base.sh) under `repo:tag`, for amd64
+ * and arm64, tags the same index with each of `alsoAs` (other tags of the repository),
+ * and returns the index.
+ */
+export async function makeTestBase(env: DockerEnvironment, target: string, alsoAs: readonly string[] = []): Promise<Manifest> {
   await withLogin(env, async (dockerEnv) => {
     await execa("bash", [join(PROJECT_ROOT, "tools/ci/make-test-base.sh"), target], { env: dockerEnv });
   });
+  const index = await env.client.getManifest(target);
+  if (!index) throw new Error(`the test base image ${target} was not pushed`);
+  const repo = target.slice(0, target.lastIndexOf(":"));
+  for (const tag of alsoAs) await env.client.putManifest(`${repo}:${tag}`, index);
+  return index;
 }
 
 /**

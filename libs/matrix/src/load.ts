@@ -27,7 +27,6 @@ export class MatrixError extends Error {
 
 /** The files that make up the matrix, relative to the workspace root. */
 export const MATRIX_FILES = {
-  distros: "images/*/image.json",
   compilers: "images/compilers.json",
   opam: "images/opam.json",
   opamRepository: "images/opam-repository.json",

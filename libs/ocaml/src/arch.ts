@@ -1,8 +1,3 @@
 /** The CPU architectures images are built for, named as Docker names them. */
 export const ARCHES = ["amd64", "arm64", "ppc64le", "s390x", "riscv64"] as const;
 export type Arch = (typeof ARCHES)[number];
-
-export const isArch = (name: string): name is Arch => (ARCHES as readonly string[]).includes(name);
-
-/** The Docker platform string for an arch. */
-export const platformOf = (arch: Arch): string => `linux/${arch}`;

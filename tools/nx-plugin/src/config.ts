@@ -51,6 +51,9 @@ export const ENV = {
   dryRun: "OBI_DRY_RUN",
 } as const;
 
+/** Where the targets write, per image: `<this>/<image>/render/`, `build-<arch>.json`, `publish.json`. */
+export const OUTPUT_DIR = "dist/images";
+
 export const builderEnv = (arch: string): string => `OBI_BUILDER_${arch.toUpperCase()}`;
 
 export function parsePluginOptions(raw: unknown): PluginOptions {

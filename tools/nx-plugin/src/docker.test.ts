@@ -46,11 +46,7 @@ const platformsOf = async (tag: string) =>
 beforeAll(async () => {
   env = requireDockerEnvironment();
   prefix = `${env.registry}/t${Date.now().toString(36)}`;
-  await makeTestBase(env, `${prefix}/base/alpine:3.23`);
-  const index = await env.client.getManifest(`${prefix}/base/alpine:3.23`);
-  if (!index) throw new Error("the test base image was not pushed");
-  await env.client.putManifest(`${prefix}/base/alpine:3.22`, index);
-  await env.client.putManifest(`${prefix}/base/alpine:3.22b`, index);
+  await makeTestBase(env, `${prefix}/base/alpine:3.23`, ["3.22", "3.22b"]);
   await makeBaseBrokenOnArm64(env, `${prefix}/base/alpine:3.23`, `${prefix}/base/alpine:3.21`);
   const repository = makeOpamRepository();
   const base = smallFixture();

@@ -5,7 +5,7 @@
  */
 import type { ProjectConfiguration, TargetConfiguration } from "@nx/devkit";
 import type { Build, Image, Plan } from "../../../libs/plan/src";
-import { builderEnv, ENV, rebuildPeriodCommand, type PluginOptions } from "./config";
+import { builderEnv, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
 const EXECUTORS = "./tools/nx-plugin";
@@ -24,7 +24,7 @@ const DOCKER_CODE = [
   `${PLUGIN_SOURCE}/executors/shared.ts`,
 ];
 
-export const distDir = (image: string): string => `dist/images/${image}`;
+const distDir = (image: string): string => `${OUTPUT_DIR}/${image}`;
 
 /** The files under images/ that an image's Dockerfile is made from. */
 function dataInputs(image: Image, index: PlanIndex): string[] {

@@ -34,10 +34,7 @@ const scheduledBuilds = (output: string) =>
 beforeAll(async () => {
   env = requireDockerEnvironment();
   prefix = `${env.registry}/p${Date.now().toString(36)}`;
-  await makeTestBase(env, `${prefix}/base/alpine:3.23`);
-  const index = await env.client.getManifest(`${prefix}/base/alpine:3.23`);
-  if (!index) throw new Error("no test base");
-  await env.client.putManifest(`${prefix}/base/alpine:3.22`, index);
+  const index = await makeTestBase(env, `${prefix}/base/alpine:3.23`, ["3.22"]);
   opamUpstream = makeOpamUpstream();
   const repository = makeOpamRepository();
   const base = smallFixture();

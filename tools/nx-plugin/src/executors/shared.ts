@@ -16,7 +16,7 @@ import {
   type Credentials,
   type Runner,
 } from "../../../../libs/docker/src";
-import { ENV } from "../config";
+import { ENV, OUTPUT_DIR } from "../config";
 
 export type RenderedContext =
   | {
@@ -48,7 +48,7 @@ export interface PublishRecord {
   readonly dryRun: boolean;
 }
 
-export const imageDir = (root: string, image: string): string => join(root, "dist", "images", image);
+export const imageDir = (root: string, image: string): string => join(root, OUTPUT_DIR, image);
 export const renderDir = (root: string, image: string): string => join(imageDir(root, image), "render");
 export const buildRecordPath = (root: string, image: string, arch: string): string => join(imageDir(root, image), `build-${arch}.json`);
 
