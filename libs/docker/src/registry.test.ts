@@ -1,0 +1,71 @@
+/**
+ * The registry client against a small HTTP server on loopback that answers
+ * like a registry: challenges, transient failures, manifests.
+ */
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RegistryClient, RegistryError } from "./registry";
+
+let server: Server;
+let port: number;
+const seen: { method: string; path: string; auth?: string }[] = [];
+let failuresLeft = 0;
+const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] });
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    seen.push({ method: req.method ?? "", path: req.url ?? "", ...(req.headers.authorization ? { auth: req.headers.authorization } : {}) });
+    if (req.headers.authorization !== `Basic ${Buffer.from("user:secret").toString("base64")}`) {
+      res.writeHead(401, { "WWW-Authenticate": 'Basic realm="test"' });
+      return res.end();
+    }
+    if (failuresLeft > 0) {
+      failuresLeft--;
+      res.writeHead(503);
+      return res.end("try later");
+    }
+    if (req.url === "/v2/team/opam/manifests/present") {
+      res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json", "Docker-Content-Digest": "sha256:abc" });
+      return res.end(MANIFEST);
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", () => ok()));
+  const address = server.address();
+  port = typeof address === "object" && address ? address.port : 0;
+});
+
+afterAll(() => server.close());
+
+const client = (password = "secret") =>
+  new RegistryClient({ credentials: () => ({ username: "user", password }), sleep: async () => {} });
+
+describe("RegistryClient", () => {
+  it("answers a Basic challenge with the credentials and reads a manifest with its digest and type", async () => {
+    seen.length = 0;
+    const m = await client().getManifest(`127.0.0.1:${port}/team/opam:present`);
+    expect(m?.digest).toBe("sha256:abc");
+    expect(m?.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+    expect(seen.map((r) => Boolean(r.auth))).toEqual([false, true]);
+  });
+
+  it("says a missing manifest is undefined, not an error", async () => {
+    expect(await client().getManifest(`127.0.0.1:${port}/team/opam:absent`)).toBeUndefined();
+  });
+
+  it("retries transient failures and gives up after its attempts", async () => {
+    failuresLeft = 2;
+    expect((await client().getManifest(`127.0.0.1:${port}/team/opam:present`))?.digest).toBe("sha256:abc");
+    failuresLeft = 10;
+    await expect(client().getManifest(`127.0.0.1:${port}/team/opam:present`)).rejects.toThrow(/HTTP 503/);
+    failuresLeft = 0;
+  });
+
+  it("turns a refused password into an error that says what to check, without the password", async () => {
+    const error = await client("wrong-password").getManifest(`127.0.0.1:${port}/team/opam:present`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryError);
+    expect((error as Error).message).toMatch(/HTTP 401 \(check the registry username and password file\)/);
+    expect((error as Error).message).not.toContain("wrong-password");
+  });
+});
