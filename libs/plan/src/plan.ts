@@ -287,6 +287,28 @@ function windowsPort(d: Distro): string {
   return d.windows.port;
 }
 
+/** The multi-distro manifests of one Windows group (`windows-mingw`), newest compiler first. */
+function planWindowsGroup(group: string, members: readonly DistroPlan[], latest: OcamlVersion, opts: PlanOptions): Image[] {
+  const allName = group.replace(/^windows-/, "windows-all-");
+  const versions = members
+    .flatMap((m) => m.compilers.map((c) => c.version))
+    .filter((v, i, all) => all.findIndex((w) => sameVersion(v, w)) === i)
+    .sort((a, b) => compareVersions(b, a));
+  return versions.map((version): Image => {
+    const parts = members.flatMap((m) => m.compilers.filter((c) => sameVersion(c.version, version)).map((c) => c.image));
+    const sources = parts.flatMap((p) => p.builds.map((b) => b.stagingTag));
+    return {
+      name: imageName(allName, version),
+      kind: "windows-all",
+      distro: group,
+      compiler: formatVersion(version),
+      builds: [],
+      manifests: windowsAllNames(allName, version, latest).map((n) => ({ tag: publicTag(opts.repositories, n), sources })),
+      dependsOn: parts.map((p) => p.name),
+    };
+  });
+}
+
 export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
   const distros = [...matrix.distros].sort(distroOrder);
   const defaults = distros.filter((d) => d.isDefault);
@@ -295,53 +317,28 @@ export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
   }
   const plans = new Map(distros.map((d) => [d.name, planDistro(matrix, d, opts)]));
   const planOf = (d: Distro) => plans.get(d.name) as DistroPlan;
-  const images: Image[] = [];
   const linux = distros.filter((d) => familyFacts(d).os === "linux");
   const windows = distros.filter((d) => familyFacts(d).os === "windows");
   const archive = planArchive(planOf(defaults[0] as Distro), opts);
 
-  // Windows distros of one port are also published together under `windows-all-<port>` names.
-  // Within a group the newest distro comes first.
-  const ports = [...new Set(windows.map((d) => windowsPort(d)))].sort();
-  const groups = new Map(
-    ports.map((port) => [
-      `windows-${port}`,
-      windows.filter((d) => windowsPort(d) === port).reverse().map(planOf),
-    ]),
-  );
-  const latest = latestRelease(matrix.releases);
-  const groupImages = new Map<string, Image[]>();
-  for (const [group, members] of groups) {
-    const allName = group.replace(/^windows-/, "windows-all-");
-    const versions = members
-      .flatMap((m) => m.compilers.map((c) => c.version))
-      .filter((v, i, all) => all.findIndex((w) => sameVersion(v, w)) === i)
-      .sort((a, b) => compareVersions(b, a));
-    groupImages.set(
-      group,
-      versions.map((version): Image => {
-        const parts = members.flatMap((m) => m.compilers.filter((c) => sameVersion(c.version, version)).map((c) => c.image));
-        const sources = parts.flatMap((p) => p.builds.map((b) => b.stagingTag));
-        return {
-          name: imageName(allName, version),
-          kind: "windows-all",
-          distro: group,
-          compiler: formatVersion(version),
-          builds: [],
-          manifests: windowsAllNames(allName, version, latest).map((n) => ({ tag: publicTag(opts.repositories, n), sources })),
-          dependsOn: parts.map((p) => p.name),
-        };
-      }),
-    );
-  }
+  // Windows distros of one port are also published together under `windows-all-<port>` names;
+  // within a group the newest distro comes first.
+  const ports = [...new Set(windows.map(windowsPort))].sort();
+  const groups = ports.map((port) => {
+    const name = `windows-${port}`;
+    const members = windows.filter((d) => windowsPort(d) === port).reverse().map(planOf);
+    return { name, members, all: planWindowsGroup(name, members, latestRelease(matrix.releases), opts) };
+  });
 
+  const images: Image[] = [];
   for (const d of distros) {
     const p = planOf(d);
     images.push(p.opam, ...p.compilers.map((c) => c.image));
     if (d.isDefault) images.push(archive);
   }
-  for (const all of groupImages.values()) images.push(...all);
+  for (const group of groups) images.push(...group.all);
 
+  // The reporting order: Linux distro by distro, then each Windows group.
   const reporter = new Reporter(new Map(images.flatMap((i) => i.builds.map((b) => [b.id, b] as const))));
   const byName = new Map(images.map((i) => [i.name, i]));
   for (const d of linux) {
@@ -351,14 +348,14 @@ export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
     for (const c of p.compilers) reporter.image(c.image);
     if (d.isDefault) reporter.image(archive);
   }
-  for (const [group, members] of groups) {
-    reporter.section(group);
+  for (const group of groups) {
+    reporter.section(group.name);
     // Upstream pushes the multi-distro manifests first, building what they need on the way.
-    for (const all of groupImages.get(group) ?? []) {
+    for (const all of group.all) {
       for (const part of all.dependsOn) reporter.builds(byName.get(part) as Image);
       reporter.image(all);
     }
-    for (const m of members) {
+    for (const m of group.members) {
       reporter.image(m.opam);
       for (const c of m.compilers) reporter.image(c.image);
     }
