@@ -22,6 +22,7 @@ const DOCKER_CODE = [
   "!{workspaceRoot}/libs/**/*.test.ts",
   `${PLUGIN_SOURCE}/config.ts`,
   `${PLUGIN_SOURCE}/executors/shared.ts`,
+  `${PLUGIN_SOURCE}/executors/batch.ts`,
 ];
 
 const distDir = (image: string): string => `${OUTPUT_DIR}/${image}`;
