@@ -80,7 +80,8 @@ fi
 code() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true; }
 if [ "$(code)" != 401 ]; then
   mkdir -p "$state/registry"
-  htpasswd -Bbn "$user" "$(cat "$password_file")" >"$state/htpasswd" 2>/dev/null
+  # -i: the password comes on stdin, never on a command line.
+  htpasswd -Bin "$user" <"$password_file" >"$state/htpasswd" 2>/dev/null
   cat >"$state/registry.yml" <<YAML
 version: 0.1
 log: { level: warn }
