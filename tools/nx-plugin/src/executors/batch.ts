@@ -4,7 +4,7 @@
  * a run that uses it; starting one process per build would cost more than
  * many of the builds themselves.
  */
-import type { TaskGraph } from "@nx/devkit";
+import type { ExecutorContext, TaskGraph } from "@nx/devkit";
 
 export interface TaskOutcome {
   readonly success: boolean;
@@ -73,4 +73,18 @@ export async function* runInOrder<O>(
     finished.set(done.task, done.result.success);
     yield done;
   }
+}
+
+/** A task's work: given its options and the workspace root, report progress through `log`, say whether it succeeded. */
+export type TaskWork<O> = (options: O, root: string, log: (line: string) => void) => Promise<boolean>;
+
+/** The two ways Nx runs an executor, over the same work: one task per process, or a batch. */
+export function executorOf<O>(work: TaskWork<O>) {
+  return {
+    single: async (options: O, context: ExecutorContext): Promise<{ success: boolean }> => ({
+      success: await work(options, context.root, (line) => process.stdout.write(`${line}\n`)),
+    }),
+    batch: (taskGraph: TaskGraph, inputs: Record<string, O>, _overrides: unknown, context: ExecutorContext) =>
+      runInOrder(taskGraph, inputs, (options, log) => work(options, context.root, log)),
+  };
 }

@@ -8,17 +8,15 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ExecutorContext, TaskGraph } from "@nx/devkit";
 import { buildAndPush, checkoutPinned, parseReference, repositoryName } from "../../../../libs/docker/src";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, rebuildPeriod } from "../config";
-import { runInOrder } from "./batch";
+import { executorOf } from "./batch";
 import {
   buildRecordPath,
   openSession,
   readJson,
   renderDir,
   resolveSettings,
-  say,
   writeWhole,
   type BuildRecord,
   type RegistrySettings,
@@ -134,11 +132,7 @@ export async function runBuild(rawOptions: BuildOptions, root: string, say: (lin
   }
 }
 
-export default async function build(options: BuildOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  return { success: await runBuild(options, context.root, say) };
-}
-
+const executor = executorOf(runBuild);
+export default executor.single;
 /** Every build task of a run in one process, in dependency order. */
-export function buildBatch(taskGraph: TaskGraph, inputs: Record<string, BuildOptions>, _overrides: unknown, context: ExecutorContext) {
-  return runInOrder(taskGraph, inputs, (options, log) => runBuild(options, context.root, log));
-}
+export const buildBatch = executor.batch;

@@ -4,8 +4,7 @@
  * is left alone, so running publish again changes nothing.
  */
 import { join } from "node:path";
-import type { ExecutorContext, TaskGraph } from "@nx/devkit";
-import { runInOrder } from "./batch";
+import { executorOf } from "./batch";
 import { createManifestList, parseReference, repositoryName } from "../../../../libs/docker/src";
 import {
   buildRecordPath,
@@ -13,7 +12,6 @@ import {
   openSession,
   readJson,
   resolveSettings,
-  say,
   writeWhole,
   type BuildRecord,
   type PublishRecord,
@@ -68,11 +66,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, say: 
   }
 }
 
-export default async function publish(options: PublishOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  return { success: await runPublish(options, context.root, say) };
-}
-
+const executor = executorOf(runPublish);
+export default executor.single;
 /** Every publish task of a run in one process. */
-export function publishBatch(taskGraph: TaskGraph, inputs: Record<string, PublishOptions>, _overrides: unknown, context: ExecutorContext) {
-  return runInOrder(taskGraph, inputs, (options, log) => runPublish(options, context.root, log));
-}
+export const publishBatch = executor.batch;
