@@ -26,13 +26,18 @@ export interface Runner {
 }
 
 export class CommandError extends Error {
+  /** The last lines the command printed: the part of a failure worth keeping. */
+  readonly tail: readonly string[];
   constructor(
     readonly command: string,
     readonly result: RunResult,
+    /** The output was already shown as it ran: the message leaves the tail out rather than print it twice. */
+    streamed = false,
   ) {
-    const tail = (result.stderr || result.stdout).trim().split("\n").slice(-15).join("\n");
-    super(`${command} failed (exit ${result.exitCode})${tail ? `:\n${tail}` : ""}`);
+    const tail = (result.stderr || result.stdout).trim().split("\n").filter(Boolean).slice(-15);
+    super(`${command} failed (exit ${result.exitCode})${tail.length && !streamed ? `:\n${tail.join("\n")}` : ""}`);
     this.name = "CommandError";
+    this.tail = tail;
   }
 }
 
@@ -52,14 +57,17 @@ export function realRunner(): Runner {
         all: false,
         stripFinalNewline: false,
       });
+      const flushers: (() => void)[] = [];
       if (options.onOutput) {
-        const forward = (chunk: Buffer | string) => {
-          for (const line of chunk.toString().split("\n")) if (line.trim()) options.onOutput?.(line);
-        };
-        child.stdout?.on("data", forward);
-        child.stderr?.on("data", forward);
+        // One splitter per stream: a chunk can end in the middle of a line.
+        for (const stream of [child.stdout, child.stderr]) {
+          const lines = lineSplitter(options.onOutput);
+          stream?.on("data", lines.push);
+          flushers.push(lines.flush);
+        }
       }
       const result = await child;
+      for (const flush of flushers) flush();
       return {
         exitCode: result.exitCode ?? (result.failed ? 1 : 0),
         stdout: String(result.stdout ?? ""),
@@ -69,12 +77,35 @@ export function realRunner(): Runner {
   };
 }
 
-/** Prints each command it is given and succeeds with empty output. */
+/**
+ * Turns a stream of chunks into whole lines: a line is passed on once its
+ * newline has arrived (or at `flush`), and blank lines are dropped.
+ */
+export function lineSplitter(onLine: (line: string) => void): { push: (chunk: Buffer | string) => void; flush: () => void } {
+  let pending = "";
+  const emit = (line: string) => {
+    const text = line.replace(/\r$/, "");
+    if (text.trim()) onLine(text);
+  };
+  return {
+    push: (chunk) => {
+      const parts = (pending + chunk.toString()).split("\n");
+      pending = parts.pop() ?? "";
+      for (const part of parts) emit(part);
+    },
+    flush: () => {
+      emit(pending);
+      pending = "";
+    },
+  };
+}
+
+/** Says each command it would run, runs nothing, and succeeds with empty output. */
 export function dryRunner(print: (line: string) => void): Runner {
   return {
     dryRun: true,
     async run(command, args, options = {}) {
-      print(`[dry run] ${commandLine(command, args)}${options.input !== undefined ? " <stdin>" : ""}`);
+      print(`would run: ${commandLine(command, args)}${options.input !== undefined ? " <stdin>" : ""}`);
       return { exitCode: 0, stdout: "", stderr: "" };
     },
   };
@@ -83,6 +114,6 @@ export function dryRunner(print: (line: string) => void): Runner {
 /** Runs a command and throws a CommandError (naming the command, not its secrets) when it fails. */
 export async function runChecked(runner: Runner, command: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {
   const result = await runner.run(command, args, options);
-  if (result.exitCode !== 0) throw new CommandError(commandLine(command, args.slice(0, 3)), result);
+  if (result.exitCode !== 0) throw new CommandError(commandLine(command, args.slice(0, 3)), result, options?.onOutput !== undefined);
   return result;
 }

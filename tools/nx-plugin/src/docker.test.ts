@@ -169,7 +169,7 @@ describe("nx run-many -t publish against a real engine and registry", () => {
     const again = `${prefix}/opam-again`;
     const { result } = await publish({ OBI_PUBLIC_REPO: again });
     expect(result.exitCode).not.toBe(0);
-    expect(result.all).toMatch(/build of alpine-3\.21-opam for arm64 failed/);
+    expect(result.all).toMatch(/alpine-3\.21-opam \(arm64\): build failed/);
     for (const name of ["alpine-3.21-opam", "alpine-3.21-ocaml-5.4", "alpine-3.21"]) {
       expect(await env.client.getManifest(`${again}:${name}`), name).toBeUndefined();
     }
@@ -191,7 +191,7 @@ describe("nx run-many -t publish against a real engine and registry", () => {
     });
     outputs.push(result.all);
     expect(result.exitCode).not.toBe(0);
-    expect(result.all).toMatch(/build of alpine-3\.22-opam for amd64 failed: .*HTTP 401 \(check the registry username and password file\)/);
+    expect(result.all).toMatch(/alpine-3\.22-opam \(amd64\): build failed: .*HTTP 401 \(check the registry username and password file\)/);
     expect(await env.client.getManifest(`${staging}:alpine-3.22-opam-amd64`)).toBeUndefined();
   });
 

@@ -3,9 +3,9 @@
  * with `render`, one `build-<arch>` per arch and `publish`. Pure: the same
  * plan and options give the same configuration, so Nx can cache the graph.
  */
-import type { ProjectConfiguration, TargetConfiguration } from "@nx/devkit";
-import type { Build, Image, Plan } from "../../../libs/plan/src";
-import { builderEnv, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
+import type { ProjectConfiguration, TargetConfiguration, TargetDependencyConfig } from "@nx/devkit";
+import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
+import { builderEnv, buildRecordFile, buildRunFile, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
 const EXECUTORS = "./tools/nx-plugin";
@@ -27,18 +27,45 @@ const DOCKER_CODE = [
 
 const distDir = (image: string): string => `${OUTPUT_DIR}/${image}`;
 
-/** The files under images/ that an image's Dockerfile is made from. */
-function dataInputs(image: Image, index: PlanIndex): string[] {
-  const distroFile = (distro: string) => `{workspaceRoot}/images/${distro}/image.json`;
+type Input = NonNullable<TargetConfiguration["inputs"]>[number];
+
+/**
+ * Fields of a distro's image.json that decide none of an image kind's
+ * Dockerfiles, build contexts or public tags, so they stay out of its render's
+ * hash: moving an alias re-renders the compiler images whose tags it changes,
+ * not the opam image. inputs.test.ts checks each one against the real matrix.
+ */
+export const UNDECIDING_DISTRO_FIELDS: Readonly<Record<ImageKind, readonly string[]>> = {
+  opam: ["$schema", "title", "aliases", "default", "tier", "prereleases"],
+  compiler: ["$schema", "title"],
+  archive: ["$schema", "title"],
+  "windows-all": ["$schema", "title"],
+};
+
+/** The only part of compilers.json an opam image depends on: the releases (the latest decides its arches). */
+export const OPAM_COMPILER_FIELDS = ["releases"] as const;
+
+/** The files under images/ (and the fields of them) that an image's Dockerfiles and tags are made from. */
+function dataInputs(image: Image, index: PlanIndex): Input[] {
+  const distroFile = (distro: string): Input => ({
+    json: `{workspaceRoot}/images/${distro}/image.json`,
+    excludeFields: [...UNDECIDING_DISTRO_FIELDS[image.kind]],
+  });
+  const compilers = "{workspaceRoot}/images/compilers.json";
   switch (image.kind) {
     case "opam":
-      return [distroFile(image.distro), "{workspaceRoot}/images/opam.json", "{workspaceRoot}/images/opam-repository.json"];
+      return [
+        distroFile(image.distro),
+        { json: compilers, fields: [...OPAM_COMPILER_FIELDS] },
+        "{workspaceRoot}/images/opam.json",
+        "{workspaceRoot}/images/opam-repository.json",
+      ];
     case "compiler":
-      return [distroFile(image.distro), "{workspaceRoot}/images/compilers.json"];
+      return [distroFile(image.distro), compilers];
     case "archive":
       return [distroFile(image.distro)];
     case "windows-all":
-      return image.dependsOn.map((part) => distroFile(index.distroOf.get(part) ?? part));
+      return [...image.dependsOn.map((part) => distroFile(index.distroOf.get(part) ?? part)), compilers];
   }
 }
 
@@ -63,7 +90,6 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
 interface PlanIndex {
   readonly plan: Plan;
   readonly buildById: ReadonlyMap<string, Build>;
-  readonly buildByTag: ReadonlyMap<string, Build>;
   readonly distroOf: ReadonlyMap<string, string>;
 }
 
@@ -72,7 +98,6 @@ function indexPlan(plan: Plan): PlanIndex {
   return {
     plan,
     buildById: new Map(builds.map((b) => [b.id, b])),
-    buildByTag: new Map(builds.map((b) => [b.stagingTag, b])),
     distroOf: new Map(plan.images.map((i) => [i.name, i.distro])),
   };
 }
@@ -84,7 +109,8 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
   return {
     executor: `${EXECUTORS}:build`,
     // Own render first, then the build this one starts FROM (the parent project's same arch).
-    dependsOn: ["render", `^build-${arch}`],
+    // Overrides such as --dryRun reach the parent build too: a dry run is never half real.
+    dependsOn: ["render", { dependencies: true, target: `build-${arch}`, params: "forward" }],
     options: {
       image: image.name,
       arch,
@@ -98,9 +124,12 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       builtinFrontend: options.builtinFrontend,
       rebuildPeriodDays: options.rebuildPeriodDays,
     },
-    // A build is decided by its Dockerfile and context, its parent's digest, the builder and our docker code; nothing else.
+    // A build is decided by its own Dockerfile and context (not the other arches' nor
+    // the image's tags), its parent's record, the builder and our docker code; nothing else.
     inputs: [
-      { dependentTasksOutputFiles: "**/*", transitive: false },
+      { dependentTasksOutputFiles: `**/render/${arch}.Dockerfile`, transitive: false },
+      { dependentTasksOutputFiles: "**/render/context.json", transitive: false },
+      { dependentTasksOutputFiles: `**/${buildRecordFile(arch)}`, transitive: false },
       ...DOCKER_CODE,
       `${PLUGIN_SOURCE}/executors/build.ts`,
       { env: ENV.stagingRepo },
@@ -109,36 +138,35 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       // The scheduled rebuild: a new period is a new hash for every build.
       { runtime: rebuildPeriodCommand(options.rebuildPeriodDays) },
     ],
-    outputs: [`{workspaceRoot}/${distDir(image.name)}/build-${arch}.json`],
+    outputs: [`{workspaceRoot}/${distDir(image.name)}/${buildRecordFile(arch)}`, `{workspaceRoot}/${distDir(image.name)}/${buildRunFile(arch)}`],
     cache: true,
   };
 }
 
-function publishTarget(image: Image, index: PlanIndex, options: PluginOptions): TargetConfiguration {
-  const byTag = index.buildByTag;
-  const publicPrefix = `${options.publicRepo}:`;
+function publishTarget(image: Image, options: PluginOptions): TargetConfiguration {
   const arches = image.builds.map((b) => b.arch);
+  const builds: TargetDependencyConfig[] =
+    image.kind === "windows-all"
+      ? [{ dependencies: true, target: "build-amd64", params: "forward" }]
+      : arches.map((a) => ({ target: `build-${a}`, params: "forward" }));
   return {
     executor: `${EXECUTORS}:publish`,
-    // Only after every arch of the image built; multi-distro manifests wait for their parts' builds.
-    dependsOn: image.kind === "windows-all" ? ["^build-amd64"] : arches.map((a) => `build-${a}`),
+    // Its own render (which lists the tags and what each joins), then every build it joins;
+    // overrides (--dryRun) are forwarded to the builds, so a dry publish never builds for real.
+    dependsOn: ["render", ...builds],
+    // The tags are a file the render writes, not options: moving an alias must not touch
+    // the project's configuration, which Nx hashes into every task of the project.
     options: {
       image: image.name,
-      manifests: image.manifests.map((m) => ({
-        name: m.tag.slice(publicPrefix.length),
-        sources: m.sources.map((tag) => {
-          const b = byTag.get(tag);
-          if (!b) throw new Error(`no build pushes ${tag}`);
-          return { image: b.image, arch: b.arch };
-        }),
-      })),
       stagingRepo: options.stagingRepo,
       publicRepo: options.publicRepo,
       registry: options.registry,
       dryRun: options.dryRun,
     },
     inputs: [
-      { dependentTasksOutputFiles: "**/*.json", transitive: false },
+      { dependentTasksOutputFiles: "**/render/manifests.json", transitive: false },
+      // The records of the builds it joins (not how they ran: a reused build is the same build).
+      ...(image.kind === "windows-all" ? ["amd64"] : arches).map((arch): Input => ({ dependentTasksOutputFiles: `**/${buildRecordFile(arch)}`, transitive: false })),
       ...DOCKER_CODE,
       `${PLUGIN_SOURCE}/executors/publish.ts`,
       { env: ENV.stagingRepo },
@@ -152,9 +180,9 @@ function publishTarget(image: Image, index: PlanIndex, options: PluginOptions): 
 
 function imageProject(image: Image, index: PlanIndex, options: PluginOptions): ProjectConfiguration {
   const targets: Record<string, TargetConfiguration> = {};
-  if (image.builds.length > 0) targets.render = renderTarget(image, index, options);
+  targets.render = renderTarget(image, index, options);
   for (const build of image.builds) targets[`build-${build.arch}`] = buildTarget(image, build, index, options);
-  targets.publish = publishTarget(image, index, options);
+  targets.publish = publishTarget(image, options);
   return {
     name: image.name,
     // A root of its own that need not exist on disk; every input above is workspace-relative.

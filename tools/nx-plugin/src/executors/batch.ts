@@ -20,10 +20,27 @@ export function batchParallelism(env = process.env): number {
   return Number.isInteger(n) && n > 0 ? n : 3;
 }
 
+/**
+ * Where a task's lines go. `say`: what the task did and decided, one line each —
+ * its terminal output, which Nx prints once and keeps in its cache. `progress`:
+ * what a running command prints (BuildKit's steps), shown live as it comes and
+ * not kept, so a build of hours is never silent and no line is printed twice.
+ */
+export interface TaskLog {
+  say(line: string): void;
+  progress(line: string): void;
+}
+
+/** In a task of its own, Nx captures the process's output: both kinds of line go there once. */
+const processLog: TaskLog = {
+  say: (line) => process.stdout.write(`${line}\n`),
+  progress: (line) => process.stdout.write(`${line}\n`),
+};
+
 export async function* runInOrder<O>(
   taskGraph: TaskGraph,
   inputs: Record<string, O>,
-  run: (options: O, log: (line: string) => void) => Promise<boolean>,
+  run: (options: O, log: TaskLog) => Promise<boolean>,
   parallel = batchParallelism(),
 ): AsyncIterableIterator<{ task: string; result: TaskOutcome }> {
   const ids = Object.keys(taskGraph.tasks);
@@ -33,20 +50,19 @@ export async function* runInOrder<O>(
   const waiting = new Set(ids);
 
   const start = (id: string) => {
-    const output: string[] = [];
-    const log = (line: string) => {
-      output.push(line);
-      process.stdout.write(`${line}\n`);
-    };
+    // A batch's output is one stream for many tasks: Nx prints each task's `say`
+    // lines under its name when it finishes; progress goes out live, prefixed by its caller.
+    const said: string[] = [];
+    const log: TaskLog = { say: (line) => said.push(line), progress: processLog.progress };
     const startTime = Date.now();
     const promise = run(inputs[id] as O, log)
       .catch((e: unknown) => {
-        log(`${id} failed: ${(e as Error).message}`);
+        log.say(`${id} failed: ${(e as Error).message}`);
         return false;
       })
       .then((success) => ({
         task: id,
-        result: { success, terminalOutput: output.join("\n"), startTime, endTime: Date.now(), status: success ? ("success" as const) : ("failure" as const) },
+        result: { success, terminalOutput: said.map((line) => `${line}\n`).join(""), startTime, endTime: Date.now(), status: success ? ("success" as const) : ("failure" as const) },
       }));
     running.set(id, promise);
   };
@@ -59,7 +75,7 @@ export async function* runInOrder<O>(
         waiting.delete(id);
         finished.set(id, false);
         const failed = deps.filter((d) => finished.get(d) === false).join(", ");
-        yield { task: id, result: { success: false, status: "skipped", terminalOutput: `${id} did not run: ${failed} failed` } };
+        yield { task: id, result: { success: false, status: "skipped", terminalOutput: `${id} did not run: ${failed} failed\n` } };
         continue;
       }
       if (deps.every((d) => finished.get(d) === true)) {
@@ -75,14 +91,14 @@ export async function* runInOrder<O>(
   }
 }
 
-/** A task's work: given its options and the workspace root, report progress through `log`, say whether it succeeded. */
-export type TaskWork<O> = (options: O, root: string, log: (line: string) => void) => Promise<boolean>;
+/** A task's work: given its options and the workspace root, report through `log`, say whether it succeeded. */
+export type TaskWork<O> = (options: O, root: string, log: TaskLog) => Promise<boolean>;
 
 /** The two ways Nx runs an executor, over the same work: one task per process, or a batch. */
 export function executorOf<O>(work: TaskWork<O>) {
   return {
     single: async (options: O, context: ExecutorContext): Promise<{ success: boolean }> => ({
-      success: await work(options, context.root, (line) => process.stdout.write(`${line}\n`)),
+      success: await work(options, context.root, processLog),
     }),
     batch: (taskGraph: TaskGraph, inputs: Record<string, O>, _overrides: unknown, context: ExecutorContext) =>
       runInOrder(taskGraph, inputs, (options, log) => work(options, context.root, log)),

@@ -8,19 +8,22 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildAndPush, checkoutPinned, parseReference, repositoryName } from "../../../../libs/docker/src";
+import { buildAndPush, checkoutPinned, dryRunner, parseReference, repositoryName, type BuildRequest } from "../../../../libs/docker/src";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, rebuildPeriod } from "../config";
-import { executorOf } from "./batch";
+import { executorOf, type TaskLog } from "./batch";
 import {
   buildRecordPath,
+  buildRunPath,
   openSession,
   readJson,
   renderDir,
   resolveSettings,
   writeWhole,
   type BuildRecord,
+  type BuildRun,
   type RegistrySettings,
   type RenderedContext,
+  type Session,
 } from "./shared";
 
 export interface BuildOptions {
@@ -58,77 +61,130 @@ export function buildId(parts: {
   return hash.digest("hex");
 }
 
-/** Builds one image for one arch; `say` receives the progress lines. */
-export async function runBuild(rawOptions: BuildOptions, root: string, say: (line: string) => void): Promise<boolean> {
-  const resolved = resolveSettings(rawOptions);
-  const options = { ...resolved, builder: process.env[builderEnv(resolved.arch)] || resolved.builder };
+/** What a build is, worked out from the rendered files and the parent's record before anything runs. */
+interface PreparedBuild {
+  readonly label: string;
+  readonly platform: string;
+  readonly dockerfile: string;
+  readonly rendered: RenderedContext;
+  readonly id: string;
+  readonly repo: string;
+  readonly stagingTag: string;
+  readonly idTag: string;
+}
+
+function prepare(options: BuildOptions & { dryRun: boolean }, root: string): PreparedBuild {
   const label = `${options.image} (${options.arch})`;
   const platform = `${options.os}/${options.arch}`;
-  const session = openSession(options, say);
-  try {
-    const dir = renderDir(root, options.image);
-    let dockerfile = readFileSync(join(dir, `${options.arch}.Dockerfile`), "utf8");
-    if (options.builtinFrontend) dockerfile = dockerfile.replace(SYNTAX_LINE, "");
-    const rendered = readJson<RenderedContext>(join(dir, "context.json"), `the rendered context of ${options.image}`);
-    const parent = options.parent
-      ? readJson<BuildRecord>(buildRecordPath(root, options.parent.image, options.parent.arch), `the build of ${options.parent.image} (${options.parent.arch})`)
-      : undefined;
-    if (parent && !parent.digest && !options.dryRun) throw new Error(`${options.parent?.image} (${options.arch}) has no pushed digest`);
-    const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);
-    const id = buildId({ platform, dockerfile, context: rendered, parentDigest: parent?.digest ?? null, period });
-    const staging = parseReference(`${options.stagingRepo}:${options.tag}`);
-    const repo = repositoryName(staging);
-    const stagingTag = `${repo}:${options.tag}`;
-    const idTag = `${repo}:build-${id}`;
+  const dir = renderDir(root, options.image);
+  let dockerfile = readFileSync(join(dir, `${options.arch}.Dockerfile`), "utf8");
+  if (options.builtinFrontend) dockerfile = dockerfile.replace(SYNTAX_LINE, "");
+  const rendered = readJson<RenderedContext>(join(dir, "context.json"), `the rendered context of ${options.image}`);
+  const parent = options.parent
+    ? readJson<BuildRecord>(buildRecordPath(root, options.parent.image, options.parent.arch), `the build of ${options.parent.image} (${options.parent.arch})`)
+    : undefined;
+  if (parent && !options.dryRun && (parent.dryRun || !parent.digest)) {
+    throw new Error(`${options.parent?.image} (${options.arch}) was only a dry run; build it for real first`);
+  }
+  const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);
+  // A dry parent has no digest yet: its build id stands in, so a dry child still follows its parent.
+  const parentDigest = parent ? (parent.digest ?? `dry-run:${parent.buildId}`) : null;
+  const id = buildId({ platform, dockerfile, context: rendered, parentDigest, period });
+  const repo = repositoryName(parseReference(`${options.stagingRepo}:${options.tag}`));
+  return { label, platform, dockerfile, rendered, id, repo, stagingTag: `${repo}:${options.tag}`, idTag: `${repo}:build-${id}` };
+}
 
-    let digest: string | null = null;
-    let reused = false;
-    const cached = options.dryRun ? undefined : await session.registry.getManifest(`${options.stagingRepo}:build-${id}`);
-    if (cached) {
-      // Already built, by us or anyone sharing the staging repository: point the tag at it.
-      const current = await session.registry.getManifest(stagingTag);
-      if (current?.digest !== cached.digest) await session.registry.putManifest(stagingTag, cached);
-      digest = cached.digest;
-      reused = true;
-      say(`${label}: build ${id.slice(0, 12)} is already in ${repo} (${digest}); not building`);
-    } else {
-      say(`${label}: building ${stagingTag} (build ${id.slice(0, 12)}) on ${options.builder ?? "the default builder"}`);
-      const contextDir = mkdtempSync(join(tmpdir(), "obi-context-"));
-      try {
-        if (rendered.kind === "opam-repository") {
-          say(`${label}: checking out ${rendered.url} at ${rendered.commit}`);
-          if (!session.runner.dryRun) await checkoutPinned(session.runner, rendered.url, rendered.commit, contextDir);
-        }
-        const dockerfilePath = join(contextDir, "Dockerfile");
-        if (existsSync(dockerfilePath)) throw new Error(`the build context of ${options.image} already has a Dockerfile`);
-        writeFileSync(dockerfilePath, dockerfile);
-        digest =
-          (await buildAndPush(session.runner, {
-            ...(options.builder ? { builder: options.builder } : {}),
-            platform,
-            contextDir,
-            dockerfile: dockerfilePath,
-            tags: [stagingTag, idTag],
-            ...(rendered.kind === "opam-repository" && rendered.base?.digest
-              ? { buildContexts: { [`${rendered.base.image}:${rendered.base.tag}`]: `docker-image://${rendered.base.image}@${rendered.base.digest}` } }
-              : {}),
-            env: session.dockerEnv,
-            onOutput: (line) => say(`${label}: ${line}`),
-          })) ?? null;
-      } finally {
-        rmSync(contextDir, { recursive: true, force: true });
-      }
-      say(`${label}: pushed ${stagingTag}${digest ? ` (${digest})` : ""}`);
+/** The `docker buildx build` request for a prepared build in a context folder. */
+function buildRequest(build: PreparedBuild, options: BuildOptions, contextDir: string, env: Readonly<Record<string, string>>, log: TaskLog): BuildRequest {
+  const { rendered } = build;
+  return {
+    ...(options.builder ? { builder: options.builder } : {}),
+    platform: build.platform,
+    contextDir,
+    dockerfile: join(contextDir, "Dockerfile"),
+    tags: [build.stagingTag, build.idTag],
+    ...(rendered.kind === "opam-repository" && rendered.base?.digest
+      ? { buildContexts: { [`${rendered.base.image}:${rendered.base.tag}`]: `docker-image://${rendered.base.image}@${rendered.base.digest}` } }
+      : {}),
+    env,
+    onOutput: (line) => log.progress(`${build.label} | ${line}`),
+  };
+}
+
+/** A dry run: says what would be built and pushed; touches neither docker, the registry nor any secret. */
+async function describeBuild(build: PreparedBuild, options: BuildOptions, log: TaskLog): Promise<null> {
+  const builder = options.builder ?? "the default builder";
+  log.say(`${build.label}: would build ${build.stagingTag} for ${build.platform} on ${builder} (build ${build.id.slice(0, 12)}), unless ${build.repo} already holds that build`);
+  if (build.rendered.kind === "opam-repository") log.say(`${build.label}: would check out ${build.rendered.url} at ${build.rendered.commit}`);
+  await buildAndPush(dryRunner((line) => log.say(`${build.label}: ${line}`)), buildRequest(build, options, "<context>", {}, log));
+  log.say(`${build.label}: would push ${build.stagingTag} and ${build.idTag}`);
+  return null;
+}
+
+/** A real build: reuses the registry's copy of this build id, or builds and pushes it. */
+async function realBuild(build: PreparedBuild, options: BuildOptions, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
+  const cached = await session.registry.getManifest(`${options.stagingRepo}:build-${build.id}`);
+  if (cached) {
+    // Already built, by us or anyone sharing the staging repository: point the tag at it.
+    const current = await session.registry.getManifest(build.stagingTag);
+    if (current?.digest !== cached.digest) await session.registry.putManifest(build.stagingTag, cached);
+    log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.digest}); not building`);
+    return { digest: cached.digest, reused: true };
+  }
+  log.say(`${build.label}: building ${build.stagingTag} (build ${build.id.slice(0, 12)}) on ${options.builder ?? "the default builder"}`);
+  const contextDir = mkdtempSync(join(tmpdir(), "obi-context-"));
+  try {
+    if (build.rendered.kind === "opam-repository") {
+      log.say(`${build.label}: checking out ${build.rendered.url} at ${build.rendered.commit}`);
+      await checkoutPinned(session.runner, build.rendered.url, build.rendered.commit, contextDir);
     }
-    const record: BuildRecord = { image: options.image, arch: options.arch, platform, stagingTag, digest, buildId: id, reused, dryRun: Boolean(options.dryRun) };
+    const dockerfilePath = join(contextDir, "Dockerfile");
+    if (existsSync(dockerfilePath)) throw new Error(`the build context of ${options.image} already has a Dockerfile`);
+    writeFileSync(dockerfilePath, build.dockerfile);
+    const digest = (await buildAndPush(session.runner, buildRequest(build, options, contextDir, session.dockerEnv, log))) ?? null;
+    log.say(`${build.label}: pushed ${build.stagingTag}${digest ? ` (${digest})` : ""}`);
+    return { digest, reused: false };
+  } finally {
+    rmSync(contextDir, { recursive: true, force: true });
+  }
+}
+
+/** Builds one image for one arch, or in a dry run says how it would. */
+export async function runBuild(rawOptions: BuildOptions, root: string, log: TaskLog): Promise<boolean> {
+  const label = `${rawOptions.image} (${rawOptions.arch})`;
+  try {
+    const resolved = resolveSettings(rawOptions);
+    const options = { ...resolved, builder: process.env[builderEnv(resolved.arch)] || resolved.builder };
+    const build = prepare(options, root);
+    const startedAt = new Date().toISOString();
+    let outcome: { digest: string | null; reused: boolean };
+    if (options.dryRun) {
+      outcome = { digest: await describeBuild(build, options, log), reused: false };
+    } else {
+      const session = openSession(options);
+      try {
+        outcome = await realBuild(build, options, session, log);
+      } finally {
+        session.close();
+      }
+    }
+    const record: BuildRecord = {
+      image: options.image,
+      arch: options.arch,
+      platform: build.platform,
+      stagingTag: build.stagingTag,
+      digest: outcome.digest,
+      buildId: build.id,
+      dryRun: options.dryRun,
+    };
+    const run: BuildRun = { reused: outcome.reused, builder: options.builder ?? "default", startedAt, finishedAt: new Date().toISOString() };
+    writeWhole(buildRunPath(root, options.image, options.arch), JSON.stringify(run, null, 2) + "\n");
     writeWhole(buildRecordPath(root, options.image, options.arch), JSON.stringify(record, null, 2) + "\n");
-    if (options.dryRun) say(`${label}: dry run: nothing was built or pushed`);
+    if (options.dryRun) log.say(`${label}: dry run: nothing was built, nothing sent to a registry`);
     return true;
   } catch (e) {
-    say(`build of ${options.image} for ${options.arch} failed: ${(e as Error).message}`);
+    log.say(`${label}: build failed: ${(e as Error).message}`);
     return false;
-  } finally {
-    session.close();
   }
 }
 

@@ -4,65 +4,85 @@
  * is left alone, so running publish again changes nothing.
  */
 import { join } from "node:path";
-import { executorOf } from "./batch";
-import { createManifestList, parseReference, repositoryName } from "../../../../libs/docker/src";
+import { executorOf, type TaskLog } from "./batch";
+import { createManifestList, dryRunner, parseReference, repositoryName } from "../../../../libs/docker/src";
 import {
   buildRecordPath,
   imageDir,
+  manifestsPath,
   openSession,
   readJson,
   resolveSettings,
   writeWhole,
   type BuildRecord,
   type PublishRecord,
+  type RenderedManifests,
   type RegistrySettings,
 } from "./shared";
 
 export interface PublishOptions {
   readonly image: string;
-  /** Each public name, and the builds (image and arch) it joins. */
-  readonly manifests: readonly { readonly name: string; readonly sources: readonly { readonly image: string; readonly arch: string }[] }[];
   readonly stagingRepo: string;
   readonly publicRepo: string;
   readonly registry?: RegistrySettings;
   readonly dryRun?: boolean;
 }
 
-/** Publishes one image's manifest lists; `say` receives the progress lines. */
-export async function runPublish(rawOptions: PublishOptions, root: string, say: (line: string) => void): Promise<boolean> {
-  const options = resolveSettings(rawOptions);
-  const session = openSession(options, say);
+/** Publishes one image's manifest lists, or in a dry run says what it would push. */
+export async function runPublish(rawOptions: PublishOptions, root: string, log: TaskLog): Promise<boolean> {
+  const say = (line: string) => log.say(`${rawOptions.image}: ${line}`);
   try {
-    const manifests: PublishRecord["manifests"][number][] = [];
-    for (const manifest of options.manifests) {
+    const options = resolveSettings(rawOptions);
+    const publicRepo = repositoryName(parseReference(`${options.publicRepo}:x`));
+    const rendered = readJson<RenderedManifests>(manifestsPath(root, options.image), `the tags of ${options.image}`);
+    const wanted = rendered.manifests.map((manifest) => {
       const builds = manifest.sources.map((s) =>
         readJson<BuildRecord>(buildRecordPath(root, s.image, s.arch), `the build of ${s.image} (${s.arch})`),
       );
-      const tag = `${repositoryName(parseReference(`${options.publicRepo}:x`))}:${manifest.name}`;
-      const sources = builds.map((b) => `${repositoryName(parseReference(b.stagingTag))}@${b.digest ?? "<dry-run>"}`);
-      let changed = true;
-      if (!options.dryRun) {
-        const current = await session.registry.platforms(tag);
-        const want = new Set(builds.map((b) => b.digest));
-        changed = !current || current.length !== want.size || !current.every((entry) => want.has(entry.digest));
+      const dry = builds.find((b) => b.dryRun || !b.digest);
+      // Nothing half-real: a dry build never reaches a public tag.
+      if (dry && !options.dryRun) throw new Error(`${dry.image} (${dry.arch}) was only a dry run; build it for real before publishing`);
+      return { tag: `${publicRepo}:${manifest.name}`, builds, sources: builds.map((b) => {
+          const repo = repositoryName(parseReference(b.stagingTag));
+          // A dry build has no digest yet; its build-id tag names exactly the image a real run would join.
+          return b.digest ? `${repo}@${b.digest}` : `${repo}:build-${b.buildId}`;
+        }),
+      };
+    });
+    const manifests: PublishRecord["manifests"][number][] = [];
+    if (options.dryRun) {
+      const runner = dryRunner(say);
+      for (const { tag, sources } of wanted) {
+        say(`would push ${tag} <- ${sources.join(", ")}`);
+        await createManifestList(runner, tag, sources);
+        manifests.push({ tag, sources, changed: true });
       }
-      if (changed) {
-        say(`${options.image}: ${tag} <- ${sources.join(", ")}`);
-        await createManifestList(session.runner, tag, sources, { env: session.dockerEnv });
-      } else {
-        say(`${options.image}: ${tag} already lists these images; unchanged`);
+    } else {
+      const session = openSession(options);
+      try {
+        for (const { tag, builds, sources } of wanted) {
+          const current = await session.registry.platforms(tag);
+          const want = new Set(builds.map((b) => b.digest));
+          const changed = !current || current.length !== want.size || !current.every((entry) => want.has(entry.digest));
+          if (changed) {
+            say(`pushing ${tag} <- ${sources.join(", ")}`);
+            await createManifestList(session.runner, tag, sources, { env: session.dockerEnv });
+          } else {
+            say(`${tag} already lists these images; unchanged`);
+          }
+          manifests.push({ tag, sources, changed });
+        }
+      } finally {
+        session.close();
       }
-      manifests.push({ tag, sources, changed });
     }
-    const record: PublishRecord = { image: options.image, manifests, dryRun: Boolean(options.dryRun) };
+    const record: PublishRecord = { image: options.image, manifests, dryRun: options.dryRun };
     writeWhole(join(imageDir(root, options.image), "publish.json"), JSON.stringify(record, null, 2) + "\n");
-    if (options.dryRun) say(`${options.image}: dry run: nothing was published`);
+    if (options.dryRun) say("dry run: no tag was created or moved");
     return true;
   } catch (e) {
-    say(`publish of ${options.image} failed: ${(e as Error).message}`);
+    say(`publish failed: ${(e as Error).message}`);
     return false;
-  } finally {
-    session.close();
   }
 }
 

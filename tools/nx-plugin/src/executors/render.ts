@@ -5,13 +5,10 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { ExecutorContext, TaskGraph } from "@nx/devkit";
 import { loadMatrix } from "../../../../libs/matrix/src";
-import { makePlan, type Plan } from "../../../../libs/plan/src";
-import { renderDir, resolveSettings, say, writeWhole, type RenderedContext } from "./shared";
-
-/** Nx's batch result: one entry per task id. */
-type BatchExecutorResult = Record<string, { success: boolean; terminalOutput: string; startTime?: number; endTime?: number }>;
+import { makePlan, type Build, type Image, type Plan } from "../../../../libs/plan/src";
+import { executorOf, type TaskLog } from "./batch";
+import { manifestsPath, renderDir, resolveRepositories, writeWhole, type RenderedContext, type RenderedManifests } from "./shared";
 
 export interface RenderOptions {
   readonly image: string;
@@ -19,7 +16,30 @@ export interface RenderOptions {
   readonly publicRepo: string;
 }
 
-function writeImage(root: string, plan: Plan, imageName: string): string {
+/** The build each staging tag of the plan names, to turn a manifest's sources into builds. */
+const buildsByTag = new WeakMap<Plan, ReadonlyMap<string, Build>>();
+
+function manifestsOf(plan: Plan, image: Image, publicRepo: string): RenderedManifests {
+  let byTag = buildsByTag.get(plan);
+  if (!byTag) {
+    byTag = new Map(plan.images.flatMap((i) => i.builds).map((b) => [b.stagingTag, b]));
+    buildsByTag.set(plan, byTag);
+  }
+  const builds = byTag;
+  const prefix = `${publicRepo}:`;
+  return {
+    manifests: image.manifests.map((m) => ({
+      name: m.tag.slice(prefix.length),
+      sources: m.sources.map((tag) => {
+        const build = builds.get(tag);
+        if (!build) throw new Error(`no build of the plan pushes ${tag}`);
+        return { image: build.image, arch: build.arch };
+      }),
+    })),
+  };
+}
+
+function writeImage(root: string, plan: Plan, imageName: string, publicRepo: string): string {
   const image = plan.images.find((i) => i.name === imageName);
   if (!image) throw new Error(`no image named ${imageName} in the plan`);
   const dir = renderDir(root, image.name);
@@ -31,41 +51,37 @@ function writeImage(root: string, plan: Plan, imageName: string): string {
       ? { kind: "opam-repository", url: plan.repository.url, commit: plan.repository.commit, ...(first.base ? { base: first.base } : {}) }
       : { kind: "dockerfile-only" };
   writeWhole(join(dir, "context.json"), JSON.stringify(context, null, 2) + "\n");
-  return `rendered ${image.name}: ${image.builds.map((b) => b.arch).join(", ")}`;
+  writeWhole(manifestsPath(root, image.name), JSON.stringify(manifestsOf(plan, image, publicRepo), null, 2) + "\n");
+  const arches = image.builds.map((b) => b.arch).join(", ");
+  return `${image.name}: rendered ${arches ? `${arches} and ` : ""}${image.manifests.length} tag(s)`;
 }
+
+/** One plan per pair of repositories, shared by every render task of a batch. */
+const plans = new Map<string, Plan>();
 
 function planFor(root: string, options: RenderOptions): Plan {
-  const settings = resolveSettings(options);
-  return makePlan(loadMatrix(root), {
-    repositories: { staging: settings.stagingRepo, public: settings.publicRepo ?? options.publicRepo },
-    pins: "commit",
-  });
-}
-
-export default async function render(options: RenderOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  say(writeImage(context.root, planFor(context.root, options), options.image));
-  return { success: true };
-}
-
-export async function renderBatch(
-  taskGraph: TaskGraph,
-  inputs: Record<string, RenderOptions>,
-  _overrides: unknown,
-  context: ExecutorContext,
-): Promise<BatchExecutorResult> {
-  const results: BatchExecutorResult = {};
-  const plans = new Map<string, Plan>();
-  for (const taskId of Object.keys(taskGraph.tasks)) {
-    const options = inputs[taskId] as RenderOptions;
-    const start = Date.now();
-    try {
-      const key = `${options.stagingRepo} ${options.publicRepo}`;
-      const plan = plans.get(key) ?? planFor(context.root, options);
-      plans.set(key, plan);
-      results[taskId] = { success: true, terminalOutput: writeImage(context.root, plan, options.image), startTime: start, endTime: Date.now() };
-    } catch (e) {
-      results[taskId] = { success: false, terminalOutput: (e as Error).message, startTime: start, endTime: Date.now() };
-    }
+  const repositories = resolveRepositories(options);
+  const key = `${root} ${repositories.staging} ${repositories.public}`;
+  let plan = plans.get(key);
+  if (!plan) {
+    plan = makePlan(loadMatrix(root), { repositories, pins: "commit" });
+    plans.set(key, plan);
   }
-  return results;
+  return plan;
 }
+
+/** Renders one image; `log` receives what was written. */
+export async function runRender(options: RenderOptions, root: string, log: TaskLog): Promise<boolean> {
+  try {
+    log.say(writeImage(root, planFor(root, options), options.image, resolveRepositories(options).public));
+    return true;
+  } catch (e) {
+    log.say(`${options.image}: render failed: ${(e as Error).message}`);
+    return false;
+  }
+}
+
+const executor = executorOf(runRender);
+export default executor.single;
+/** Every render task of a run in one process: the plan is made once. */
+export const renderBatch = executor.batch;

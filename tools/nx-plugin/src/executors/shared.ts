@@ -5,7 +5,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
-  dryRunner,
   parseReference,
   readCredentials,
   realRunner,
@@ -16,7 +15,8 @@ import {
   type Credentials,
   type Runner,
 } from "../../../../libs/docker/src";
-import { ENV, OUTPUT_DIR } from "../config";
+import type { Repositories } from "../../../../libs/tags/src";
+import { buildRecordFile, buildRunFile, ENV, OUTPUT_DIR } from "../config";
 
 export type RenderedContext =
   | {
@@ -28,6 +28,12 @@ export type RenderedContext =
     }
   | { readonly kind: "dockerfile-only" };
 
+/** The public tags of an image and the builds each joins, as its render writes them for its publish. */
+export interface RenderedManifests {
+  readonly manifests: readonly { readonly name: string; readonly sources: readonly { readonly image: string; readonly arch: string }[] }[];
+}
+
+/** What a build made: its children and its publish read this, so it holds nothing about how the build ran. */
 export interface BuildRecord {
   readonly image: string;
   readonly arch: string;
@@ -37,9 +43,16 @@ export interface BuildRecord {
   readonly digest: string | null;
   /** The id of everything that determines the build; the staging repo also holds the image under it. */
   readonly buildId: string;
+  readonly dryRun: boolean;
+}
+
+/** How a build ran; kept apart from its record so that a reused build does not look like a new one downstream. */
+export interface BuildRun {
   /** True when the registry already held this build and nothing was built. */
   readonly reused: boolean;
-  readonly dryRun: boolean;
+  readonly builder: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
 }
 
 export interface PublishRecord {
@@ -50,7 +63,9 @@ export interface PublishRecord {
 
 export const imageDir = (root: string, image: string): string => join(root, OUTPUT_DIR, image);
 export const renderDir = (root: string, image: string): string => join(imageDir(root, image), "render");
-export const buildRecordPath = (root: string, image: string, arch: string): string => join(imageDir(root, image), `build-${arch}.json`);
+export const manifestsPath = (root: string, image: string): string => join(renderDir(root, image), "manifests.json");
+export const buildRecordPath = (root: string, image: string, arch: string): string => join(imageDir(root, image), buildRecordFile(arch));
+export const buildRunPath = (root: string, image: string, arch: string): string => join(imageDir(root, image), buildRunFile(arch));
 
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeWhole(path: string, text: string): void {
@@ -77,8 +92,25 @@ export interface TaskSettings {
   readonly dryRun?: boolean;
 }
 
+/**
+ * A yes/no from the environment: unset or empty is "not said"; anything but
+ * 1/true/0/false is refused, so a typo never turns a dry run into a real one.
+ */
+export function envFlag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const value = env[name];
+  if (value === undefined || value === "") return undefined;
+  if (value === "1" || value === "true") return true;
+  if (value === "0" || value === "false") return false;
+  throw new Error(`${name}: "${value}" is not a boolean; use 1, true, 0 or false`);
+}
+
+/** The repositories after the environment's overrides: all that rendering needs. */
+export function resolveRepositories(options: { readonly stagingRepo: string; readonly publicRepo: string }, env = process.env): Repositories {
+  return { staging: env[ENV.stagingRepo] || options.stagingRepo, public: env[ENV.publicRepo] || options.publicRepo };
+}
+
 /** Options after the environment's overrides (OBI_*), which are also the tasks' env inputs. */
-export function resolveSettings<T extends TaskSettings>(options: T, env = process.env): T {
+export function resolveSettings<T extends TaskSettings>(options: T, env = process.env): T & { readonly dryRun: boolean } {
   const registry = options.registry ?? {};
   return {
     ...options,
@@ -90,34 +122,33 @@ export function resolveSettings<T extends TaskSettings>(options: T, env = proces
       ...(env[ENV.username] ? { username: env[ENV.username] } : {}),
       ...(env[ENV.passwordFile] ? { passwordFile: env[ENV.passwordFile] } : {}),
     },
-    dryRun: env[ENV.dryRun] ? env[ENV.dryRun] === "true" || env[ENV.dryRun] === "1" : Boolean(options.dryRun),
+    dryRun: envFlag(env, ENV.dryRun) ?? Boolean(options.dryRun),
   };
 }
 
 /** The key docker's config uses for a registry. */
 const configKey = (registry: string): string => (registry === "registry-1.docker.io" ? "https://index.docker.io/v1/" : registry);
 
+/** What a real build or publish talks to docker and the registry through; a dry run opens none. */
 export interface Session {
   readonly runner: Runner;
   readonly registry: RegistryClient;
   /** Environment for docker commands (a private DOCKER_CONFIG when a password file is used). */
   readonly dockerEnv: Readonly<Record<string, string>>;
-  readonly log: (line: string) => void;
   close(): void;
 }
 
-/** Everything a build or publish task needs to talk to docker and the registry, with its secrets contained. */
-export function openSession(settings: TaskSettings, log: (line: string) => void): Session {
+/** Everything a real build or publish task needs to talk to docker and the registry, with its secrets contained. */
+export function openSession(settings: TaskSettings): Session {
   const server = settings.registry?.server ?? parseReference(`${settings.stagingRepo}:x`).registry;
   const fromFile: Credentials | undefined = readCredentials(settings.registry ?? {});
   const dockerConfig = fromFile ? temporaryDockerConfig(configKey(server), fromFile) : undefined;
   const credentials = (registry: string) =>
     registry === server ? (fromFile ?? storedCredentials(configKey(registry))) : storedCredentials(configKey(registry));
   return {
-    runner: settings.dryRun ? dryRunner(log) : realRunner(),
+    runner: realRunner(),
     registry: new RegistryClient({ credentials }),
     dockerEnv: dockerConfig?.env ?? {},
-    log,
     close: () => dockerConfig?.dispose(),
   };
 }
