@@ -17,6 +17,7 @@ import {
   type OpamFile,
   type OpamRepositoryFile,
 } from "./schema";
+import { IMAGES_LAYOUT } from "./layout";
 
 export class MatrixError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -24,13 +25,6 @@ export class MatrixError extends Error {
     this.name = "MatrixError";
   }
 }
-
-/** The files that make up the matrix, relative to the workspace root. */
-export const MATRIX_FILES = {
-  compilers: "images/compilers.json",
-  opam: "images/opam.json",
-  opamRepository: "images/opam-repository.json",
-} as const;
 
 type Source = { readonly file: string; readonly text: string };
 
@@ -115,7 +109,7 @@ export function parseMatrix(sources: {
   const distros: Distro[] = [];
   const claimed = new Map<string, string>();
   for (const source of sources.distros) {
-    const name = source.file.split("/").at(-2) ?? source.file;
+    const name = IMAGES_LAYOUT.distroOfFile(source.file) ?? source.file;
     const parsed = parseFile(distroFileSchema, source, problems);
     if (!parsed) continue;
     for (const tag of [name, ...parsed.aliases]) {
@@ -143,15 +137,16 @@ export function loadMatrix(root: string): Matrix {
       throw new MatrixError([`${file}: (top level): cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`]);
     }
   };
-  // One folder per distro: images/<name>/image.json.
-  const distroFiles = readdirSync(join(root, "images"), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && statSync(join(root, "images", entry.name, "image.json"), { throwIfNoEntry: false }))
-    .map((entry) => `images/${entry.name}/image.json`)
+  // One folder per distro, each with its distro file.
+  const distroFiles = readdirSync(join(root, IMAGES_LAYOUT.dir), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => IMAGES_LAYOUT.distroFile(entry.name))
+    .filter((file) => statSync(join(root, file), { throwIfNoEntry: false }))
     .sort();
   return parseMatrix({
     distros: distroFiles.map(read),
-    compilers: read(MATRIX_FILES.compilers),
-    opam: read(MATRIX_FILES.opam),
-    opamRepository: read(MATRIX_FILES.opamRepository),
+    compilers: read(IMAGES_LAYOUT.compilers),
+    opam: read(IMAGES_LAYOUT.opam),
+    opamRepository: read(IMAGES_LAYOUT.opamRepository),
   });
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadMatrix } from "../../matrix/src";
+import { IMAGES_LAYOUT, loadMatrix } from "../../matrix/src";
 import { UPSTREAM_REPOSITORIES } from "../../tags/src";
 import { makePlan, printReference, type Plan } from ".";
 
@@ -12,7 +12,7 @@ const byName = new Map(plan.images.map((i) => [i.name, i]));
 
 describe("the committed plan", () => {
   it("is what the code and images/ produce now (regenerate with `npm run plan:update`)", () => {
-    const committed = readFileSync(join(WORKSPACE, "images/builds.expected"), "utf8");
+    const committed = readFileSync(join(WORKSPACE, IMAGES_LAYOUT.buildsExpected), "utf8");
     expect(printReference(plan) === committed, "images/builds.expected is stale: run npm run plan:update").toBe(true);
   });
 });

@@ -4,6 +4,7 @@
  * plan and options give the same configuration, so Nx can cache the graph.
  */
 import type { ProjectConfiguration, TargetConfiguration } from "@nx/devkit";
+import { IMAGES_LAYOUT } from "../../../libs/matrix/src/layout";
 import type { Build, Image, Plan } from "../../../libs/plan/src";
 import { builderEnv, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
 
@@ -29,12 +30,13 @@ const distDir = (image: string): string => `${OUTPUT_DIR}/${image}`;
 
 /** The files under images/ that an image's Dockerfile is made from. */
 function dataInputs(image: Image, index: PlanIndex): string[] {
-  const distroFile = (distro: string) => `{workspaceRoot}/images/${distro}/image.json`;
+  const inWorkspace = (file: string) => `{workspaceRoot}/${file}`;
+  const distroFile = (distro: string) => inWorkspace(IMAGES_LAYOUT.distroFile(distro));
   switch (image.kind) {
     case "opam":
-      return [distroFile(image.distro), "{workspaceRoot}/images/opam.json", "{workspaceRoot}/images/opam-repository.json"];
+      return [distroFile(image.distro), inWorkspace(IMAGES_LAYOUT.opam), inWorkspace(IMAGES_LAYOUT.opamRepository)];
     case "compiler":
-      return [distroFile(image.distro), "{workspaceRoot}/images/compilers.json"];
+      return [distroFile(image.distro), inWorkspace(IMAGES_LAYOUT.compilers)];
     case "archive":
       return [distroFile(image.distro)];
     case "windows-all":
@@ -158,7 +160,7 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
   return {
     name: image.name,
     // A root of its own that need not exist on disk; every input above is workspace-relative.
-    root: `images/${image.distro}/${image.name}`,
+    root: IMAGES_LAYOUT.projectRoot(image.distro, image.name),
     projectType: "application",
     tags: [`kind:${image.kind}`, `distro:${image.distro}`, ...image.builds.map((b) => `arch:${b.arch}`)],
     implicitDependencies: [...image.dependsOn],
@@ -194,7 +196,7 @@ export function projectsByFile(plan: Plan, options: PluginOptions): Map<string, 
   const index = indexPlan(plan);
   for (const image of plan.images) {
     const owner = image.kind === "windows-all" ? (index.distroOf.get(image.dependsOn[0] ?? "") ?? image.distro) : image.distro;
-    const file = `images/${owner}/image.json`;
+    const file = IMAGES_LAYOUT.distroFile(owner);
     const projects = byFile.get(file) ?? {};
     const project = imageProject(image, index, options);
     projects[project.root] = project;
@@ -207,7 +209,7 @@ export function projectsByFile(plan: Plan, options: PluginOptions): Map<string, 
 export function imagesProject(options: PluginOptions): ProjectConfiguration {
   return {
     name: "images",
-    root: "images",
+    root: IMAGES_LAYOUT.dir,
     projectType: "library",
     tags: ["kind:matrix"],
     targets: {
