@@ -19,7 +19,7 @@ import {
   type Dockerfile,
 } from "../../dockerfile/src";
 import { GENERATED_BY } from "./linux";
-import { pinOf, type Distro, type OpamBuild, type OpamSources, type PinStyle, type WindowsFacts } from "./model";
+import { pinOf, type OpamBuild, type OpamSources, type PinStyle, type WindowsDistro, type WindowsFacts } from "./model";
 
 const CYGWIN_ROOT = String.raw`C:\cygwin64`;
 const CYGWIN_SITE = "https://mirrors.kernel.org/sourceware/cygwin/";
@@ -48,7 +48,7 @@ const powershell = (script: string): Dockerfile => run(`powershell -Command "${s
 const withTempCleanup = (steps: Dockerfile): Dockerfile =>
   crunch(dockerfile(steps, powershell(String.raw`Remove-Item 'C:\TEMP' -Recurse`)));
 
-function header(distro: Distro, alias?: string): Dockerfile {
+function header(distro: WindowsDistro, alias?: string): Dockerfile {
   return dockerfile(
     from(distro.base.image, { tag: distro.base.tag, ...(alias ? { alias } : {}) }),
     user("ContainerAdministrator"),
@@ -159,7 +159,7 @@ const WINGET_BUNDLE = "Microsoft.DesktopAppInstaller_8wekyb3d8bbwe.";
 const WINGET_DIR = String.raw`C:\Program Files\winget-cli`;
 
 /** A stage that unpacks the WinGet release into C:\Program Files\winget-cli. */
-function wingetStage(distro: Distro): Dockerfile {
+function wingetStage(distro: WindowsDistro): Dockerfile {
   const zip = `C:\\TEMP\\${WINGET_BUNDLE}zip`;
   const move = (file: string) => run(String.raw`move "C:\TEMP\winget-cli\\${file}" "${WINGET_DIR}\"`);
   return dockerfile(
@@ -250,12 +250,7 @@ function persistMsvcEnvironment(opam: OpamSources): Dockerfile {
   );
 }
 
-function windowsFacts(distro: Distro): WindowsFacts {
-  if (!distro.windows) throw new Error(`${distro.file}: windows: missing for a Windows distro`);
-  return distro.windows;
-}
-
-function mingwStages(distro: Distro, facts: WindowsFacts, opam: OpamSources, pins: PinStyle): Dockerfile {
+function mingwStages(distro: WindowsDistro, facts: WindowsFacts, opam: OpamSources, pins: PinStyle): Dockerfile {
   return dockerfile(
     escapeDirective("`"),
     comment(GENERATED_BY),
@@ -282,7 +277,7 @@ function mingwStages(distro: Distro, facts: WindowsFacts, opam: OpamSources, pin
   );
 }
 
-function msvcStages(distro: Distro, facts: WindowsFacts, opam: OpamSources, pins: PinStyle): Dockerfile {
+function msvcStages(distro: WindowsDistro, facts: WindowsFacts, opam: OpamSources, pins: PinStyle): Dockerfile {
   return dockerfile(
     escapeDirective("`"),
     comment(GENERATED_BY),
@@ -308,8 +303,8 @@ function msvcStages(distro: Distro, facts: WindowsFacts, opam: OpamSources, pins
 }
 
 /** The opam image of a Windows distro; like the Linux ones, its context is opam-repository. */
-export function windowsOpamImage(distro: Distro, opam: OpamSources, pins: PinStyle): Dockerfile {
-  const facts = windowsFacts(distro);
+export function windowsOpamImage(distro: WindowsDistro, opam: OpamSources, pins: PinStyle): Dockerfile {
+  const facts = distro.windows;
   const stages = facts.port === "mingw" ? mingwStages(distro, facts, opam, pins) : msvcStages(distro, facts, opam, pins);
   return dockerfile(
     stages,

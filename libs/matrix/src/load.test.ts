@@ -77,6 +77,25 @@ describe("loadMatrix", () => {
     ]);
   });
 
+  it("requires the Windows facts for Windows families and gnuCoreutils only on apt", () => {
+    edit("images/windows-mingw-ltsc2019/image.json", (j) => delete j.windows);
+    edit("images/fedora-44/image.json", (j) => ((j.windows = { port: "mingw" }), (j.gnuCoreutils = true)));
+    expect(problems()).toEqual([
+      "images/fedora-44/image.json: windows: only for Windows families",
+      "images/fedora-44/image.json: gnuCoreutils: only for apt-based families",
+      "images/windows-mingw-ltsc2019/image.json: windows: required for Windows families",
+    ]);
+  });
+
+  it("builds each distro as the variant of its package manager", () => {
+    const byName = new Map(loadMatrix(WORKSPACE).distros.map((d) => [d.name, d]));
+    const centos = byName.get("centos-9");
+    expect(centos?.packageManager === "rpm" && centos.rpm.extraRepo).toBe("crb");
+    const windows = byName.get("windows-server-msvc-ltsc2022");
+    expect(windows?.os === "windows" && windows.windows.port).toBe("msvc");
+    expect(byName.get("opensuse-tumbleweed")).toMatchObject({ os: "linux", packageManager: "zypper" });
+  });
+
   it("rejects unknown fields, malformed pins and JSON syntax errors", () => {
     edit("images/opam.json", (j) => ((j.builds as { commit: string }[])[0]!.commit = "2.1"));
     edit("images/ubuntu-24.04/image.json", (j) => (j.tierr = 2));

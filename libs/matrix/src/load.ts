@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
-import type { Distro, Matrix, OpamBuild } from "../../distros/src";
+import { FAMILY_FACTS, familyUses, type Distro, type DistroBase, type Matrix, type OpamBuild } from "../../distros/src";
 import { parseRange, parseVersion } from "../../ocaml/src";
 import {
   compilersFileSchema,
@@ -48,27 +48,52 @@ function parseFile<S extends z.ZodType>(schema: S, source: Source, problems: str
   return undefined;
 }
 
-function toDistro(file: string, name: string, d: DistroFile): Distro {
-  const arches = Object.fromEntries(Object.entries(d.arches).map(([arch, range]) => [arch, parseRange(range ?? "")]));
+/**
+ * Builds the distro of one file: the facts its family's package manager needs
+ * are required, and facts for other families refused, here and only here.
+ */
+function toDistro(file: string, name: string, d: DistroFile, problems: string[]): Distro | undefined {
   const gcc = d.gcc?.split(".").map(Number);
-  return {
+  const base: DistroBase = {
     name,
     file,
-    family: d.family,
     version: d.version,
     title: d.title,
     base: d.base,
-    arches,
+    arches: Object.fromEntries(Object.entries(d.arches).map(([arch, range]) => [arch, parseRange(range ?? "")])),
     tier: d.tier,
     aliases: d.aliases,
     isDefault: d.default,
     prereleases: d.prereleases,
     ...(d.bubblewrap === undefined ? {} : { bubblewrap: d.bubblewrap.split(".").map(Number) }),
     ...(gcc === undefined ? {} : { gcc: [gcc[0] ?? 0, gcc[1] ?? 0] as const }),
-    gnuCoreutils: d.gnuCoreutils,
-    ...(d.rpm === undefined ? {} : { rpm: d.rpm }),
-    ...(d.windows === undefined ? {} : { windows: d.windows }),
   };
+  const refuse = (field: "rpm" | "windows" | "gnuCoreutils", present: boolean, what: string) => {
+    if (present) problems.push(`${file}: ${field}: only for ${what}`);
+  };
+  const require = <T>(field: "rpm" | "windows", value: T | undefined, what: string): value is T => {
+    if (value === undefined) problems.push(`${file}: ${field}: required for ${what}`);
+    return value !== undefined;
+  };
+  const family = d.family;
+  refuse("rpm", d.rpm !== undefined && !familyUses(family, "rpm"), "rpm-based families");
+  refuse("windows", d.windows !== undefined && FAMILY_FACTS[family].os !== "windows", "Windows families");
+  refuse("gnuCoreutils", d.gnuCoreutils && !familyUses(family, "apt"), "apt-based families");
+  const linux = { ...base, os: "linux" } as const;
+  if (familyUses(family, "apk")) return { ...linux, family, packageManager: "apk" };
+  if (familyUses(family, "apt")) return { ...linux, family, packageManager: "apt", gnuCoreutils: d.gnuCoreutils };
+  if (familyUses(family, "zypper")) return { ...linux, family, packageManager: "zypper" };
+  if (familyUses(family, "pacman")) return { ...linux, family, packageManager: "pacman" };
+  if (familyUses(family, "rpm")) {
+    return require("rpm", d.rpm, "rpm-based families") ? { ...linux, family, packageManager: "rpm", rpm: d.rpm } : undefined;
+  }
+  if (familyUses(family, "windows")) {
+    return require("windows", d.windows, "Windows families")
+      ? { ...base, os: "windows", family, packageManager: "windows", windows: d.windows }
+      : undefined;
+  }
+  const unknown: never = family;
+  throw new Error(`no package manager for family ${String(unknown)}`);
 }
 
 function toOpamBuilds(o: OpamFile, r: OpamRepositoryFile): Matrix["opam"] {
@@ -117,7 +142,8 @@ export function parseMatrix(sources: {
       if (other) problems.push(`${source.file}: aliases: "${tag}" is already a name of ${other}`);
       claimed.set(tag, source.file);
     }
-    distros.push(toDistro(source.file, name, parsed));
+    const distro = toDistro(source.file, name, parsed, problems);
+    if (distro) distros.push(distro);
   }
   const defaults = distros.filter((d) => d.isDefault);
   if (problems.length === 0 && defaults.length !== 1) {

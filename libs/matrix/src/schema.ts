@@ -3,7 +3,7 @@
  * editors are generated from these (tools/schemas.ts), never written by hand.
  */
 import { z } from "zod";
-import { FAMILIES, FAMILY_FACTS } from "../../distros/src";
+import { FAMILIES } from "../../distros/src";
 import { ARCHES, OPTION_NAMES, parseRange, parseVersion } from "../../ocaml/src";
 
 const valid = (check: (s: string) => unknown) => (s: string) => {
@@ -88,19 +88,8 @@ export const distroFileSchema = z
       .optional()
       .describe("Facts for Windows families."),
   })
-  .strict()
-  .superRefine((d, ctx) => {
-    const facts = FAMILY_FACTS[d.family];
-    const need = (field: "rpm" | "windows", required: boolean, what: string) => {
-      if (required && d[field] === undefined) ctx.addIssue({ code: "custom", path: [field], message: `required for ${what}` });
-      if (!required && d[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `only for ${what}` });
-    };
-    need("rpm", facts.packageManager === "rpm", "rpm-based families");
-    need("windows", facts.os === "windows", "Windows families");
-    if (d.gnuCoreutils && facts.packageManager !== "apt") {
-      ctx.addIssue({ code: "custom", path: ["gnuCoreutils"], message: "only for apt-based families" });
-    }
-  });
+  // Which family needs which facts is checked where the distro is built (load.ts), as part of its type.
+  .strict();
 
 export const compilersFileSchema = z
   .object({

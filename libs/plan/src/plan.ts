@@ -7,13 +7,13 @@ import { printDockerfile } from "../../dockerfile/src";
 import {
   archiveImage,
   compilerImage,
-  familyFacts,
   linuxOpamImage,
   windowsOpamImage,
   FAMILIES,
   type Distro,
   type Matrix,
   type PinStyle,
+  type WindowsDistro,
 } from "../../distros/src";
 import {
   compareVersions,
@@ -144,14 +144,14 @@ interface DistroPlan {
 
 function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPlan {
   const repos = opts.repositories;
-  const os = familyFacts(distro).os;
+  const os = distro.os;
   const latest = latestRelease(matrix.releases);
   // Builds and manifest entries list the arches last-declared first, as upstream does.
   const arches = distroArches(distro, latest).reverse();
   const opamName = imageName(distro.name);
   const opamDockerfile = lazily(() =>
     printDockerfile(
-      os === "linux" ? linuxOpamImage(distro, matrix.opam, opts.pins) : windowsOpamImage(distro, matrix.opam, opts.pins),
+      distro.os === "linux" ? linuxOpamImage(distro, matrix.opam, opts.pins) : windowsOpamImage(distro, matrix.opam, opts.pins),
     ),
   );
   const opamBuilds = arches.map((arch) =>
@@ -282,11 +282,6 @@ class Reporter {
   }
 }
 
-function windowsPort(d: Distro): string {
-  if (!d.windows) throw new Error(`${d.file}: windows: missing for a Windows distro`);
-  return d.windows.port;
-}
-
 /** The multi-distro manifests of one Windows group (`windows-mingw`), newest compiler first. */
 function planWindowsGroup(group: string, members: readonly DistroPlan[], latest: OcamlVersion, opts: PlanOptions): Image[] {
   const allName = group.replace(/^windows-/, "windows-all-");
@@ -317,16 +312,16 @@ export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
   }
   const plans = new Map(distros.map((d) => [d.name, planDistro(matrix, d, opts)]));
   const planOf = (d: Distro) => plans.get(d.name) as DistroPlan;
-  const linux = distros.filter((d) => familyFacts(d).os === "linux");
-  const windows = distros.filter((d) => familyFacts(d).os === "windows");
+  const linux = distros.filter((d) => d.os === "linux");
+  const windows = distros.filter((d): d is WindowsDistro => d.os === "windows");
   const archive = planArchive(planOf(defaults[0] as Distro), opts);
 
   // Windows distros of one port are also published together under `windows-all-<port>` names;
   // within a group the newest distro comes first.
-  const ports = [...new Set(windows.map(windowsPort))].sort();
+  const ports = [...new Set(windows.map((d) => d.windows.port))].sort();
   const groups = ports.map((port) => {
     const name = `windows-${port}`;
-    const members = windows.filter((d) => windowsPort(d) === port).reverse().map(planOf);
+    const members = windows.filter((d) => d.windows.port === port).reverse().map(planOf);
     return { name, members, all: planWindowsGroup(name, members, latestRelease(matrix.releases), opts) };
   });
 
