@@ -61,6 +61,9 @@ export interface WindowsFacts {
   readonly wingetPackages: readonly string[];
 }
 
+/** Active distros are planned; deprecated ones keep their file for the record and are not built or pushed. */
+export type DistroStatus = "active" | "deprecated";
+
 /** What every distro declares, whatever its family. */
 export interface DistroBase {
   /** The image name and tag prefix, e.g. `debian-13`; the folder name under images/. */
@@ -70,6 +73,7 @@ export interface DistroBase {
   /** The family's version, e.g. `13`, `24.04`, `tumbleweed`, `ltsc2022`. */
   readonly version: string;
   readonly title: string;
+  readonly status: DistroStatus;
   readonly base: { readonly image: string; readonly tag: string; readonly digest?: string };
   /** For each arch built, the compilers (by full version) built for it. */
   readonly arches: Readonly<Partial<Record<Arch, VersionRange>>>;
@@ -84,6 +88,8 @@ export interface DistroBase {
   readonly bubblewrap?: readonly number[];
   /** The default gcc (major, minor), if known. */
   readonly gcc?: readonly [number, number];
+  /** The OCaml the distro packages itself, if any (a fact upstream keeps; no image uses it). */
+  readonly builtinOcaml?: OcamlVersion;
 }
 
 type NoFacts = Record<never, never>;

@@ -12,10 +12,12 @@ import {
   distroFileSchema,
   opamFileSchema,
   opamRepositoryFileSchema,
+  upstreamFileSchema,
   type CompilersFile,
   type DistroFile,
   type OpamFile,
   type OpamRepositoryFile,
+  type UpstreamFile,
 } from "./schema";
 import { IMAGES_LAYOUT } from "./layout";
 
@@ -59,6 +61,7 @@ function toDistro(file: string, name: string, d: DistroFile, problems: string[])
     file,
     version: d.version,
     title: d.title,
+    status: d.status,
     base: d.base,
     arches: Object.fromEntries(Object.entries(d.arches).map(([arch, range]) => [arch, parseRange(range ?? "")])),
     tier: d.tier,
@@ -67,7 +70,15 @@ function toDistro(file: string, name: string, d: DistroFile, problems: string[])
     prereleases: d.prereleases,
     ...(d.bubblewrap === undefined ? {} : { bubblewrap: d.bubblewrap.split(".").map(Number) }),
     ...(gcc === undefined ? {} : { gcc: [gcc[0] ?? 0, gcc[1] ?? 0] as const }),
+    ...(d.builtinOcaml === undefined ? {} : { builtinOcaml: parseVersion(d.builtinOcaml) }),
   };
+  if (d.status === "deprecated") {
+    // A deprecated distro is built nowhere, so no name may lead to it.
+    for (const alias of d.aliases) {
+      problems.push(`${file}: aliases: a deprecated distro has no aliases; move "${alias}" to the distro that replaces it`);
+    }
+    if (d.default) problems.push(`${file}: default: a deprecated distro cannot be the default`);
+  }
   const refuse = (field: "rpm" | "windows" | "gnuCoreutils", present: boolean, what: string) => {
     if (present) problems.push(`${file}: ${field}: only for ${what}`);
   };
@@ -175,4 +186,19 @@ export function loadMatrix(root: string): Matrix {
     opam: read(IMAGES_LAYOUT.opam),
     opamRepository: read(IMAGES_LAYOUT.opamRepository),
   });
+}
+
+/** Reads images/upstream.json: which upstream releases the data and recipes follow. */
+export function loadUpstream(root: string): UpstreamFile {
+  const file = IMAGES_LAYOUT.upstream;
+  let text: string;
+  try {
+    text = readFileSync(join(root, file), "utf8");
+  } catch (e) {
+    throw new MatrixError([`${file}: (top level): cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`]);
+  }
+  const problems: string[] = [];
+  const upstream = parseFile(upstreamFileSchema, { file, text }, problems);
+  if (!upstream) throw new MatrixError(problems);
+  return upstream;
 }

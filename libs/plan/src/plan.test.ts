@@ -64,6 +64,19 @@ describe("makePlan", () => {
     expect(variants("debian-12")).toBe(0);
   });
 
+  it("plans a deprecated distro nowhere: no image, build or manifest", () => {
+    const deprecated = {
+      ...matrix,
+      distros: matrix.distros.map((d) => (d.name === "debian-12" ? { ...d, status: "deprecated" as const } : d)),
+    };
+    const without = makePlan(deprecated, { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
+    expect(plan.images.some((i) => i.distro === "debian-12")).toBe(true);
+    expect(without.images.filter((i) => i.distro === "debian-12")).toEqual([]);
+    const tags = without.images.flatMap((i) => [...i.builds.map((b) => b.stagingTag), ...i.manifests.flatMap((m) => [m.tag, ...m.sources])]);
+    expect(tags.filter((t) => t.includes("debian-12"))).toEqual([]);
+    expect(printReference(without)).not.toContain("debian-12");
+  });
+
   it("builds the archive from the default distro's amd64 opam image", () => {
     const archive = byName.get("archive");
     expect(archive?.builds.map((b) => b.parent)).toEqual(["debian-13-opam/amd64"]);

@@ -266,7 +266,8 @@ function planWindowsGroup(group: string, members: readonly DistroPlan[], latest:
 }
 
 export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
-  const distros = [...matrix.distros].sort(distroOrder);
+  // Deprecated distros are declared for the record and planned nowhere: no builds, no pushes, no projects.
+  const distros = matrix.distros.filter((d) => d.status === "active").sort(distroOrder);
   const defaults = distros.filter((d) => d.isDefault);
   if (defaults.length !== 1) {
     throw new Error(`exactly one distro must be the default, found ${defaults.length}: ${defaults.map((d) => d.file).join(", ")}`);
