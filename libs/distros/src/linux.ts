@@ -58,7 +58,7 @@ interface PackageManagerRules {
   install(packages: string): Dockerfile;
   /** The tools every image has; `extra` adds packages (bubblewrap). */
   devPackages(extra?: string): Dockerfile;
-  /** System packages that compilers from 5.1 on need (zstd for compressed marshalling). */
+  /** The zstd headers that compilers from 5.1 on build against, for compressed artifacts (the CLI alone is not enough). */
   readonly zstdPackage: string;
   addUser(spec: UserSpec): Dockerfile;
 }
@@ -72,7 +72,7 @@ const apk: PackageManagerRules = {
     apk.install(
       withExtra("build-base patch tar ca-certificates git rsync curl sudo bash libx11-dev nano coreutils xz ncurses-dev", extra),
     ),
-  zstdPackage: "zstd",
+  zstdPackage: "zstd-dev",
   addUser: ({ name, uid, gid, sudo }) =>
     dockerfile(
       gid !== undefined && run(`addgroup -S -g ${gid} ${name}`),
@@ -115,7 +115,7 @@ const rpm: PackageManagerRules = {
     rpm.install(
       withExtra("sudo passwd bzip2 unzip patch rsync nano gcc-c++ git tar xz libX11-devel which m4 gawk diffutils findutils", extra),
     ),
-  zstdPackage: "zstd",
+  zstdPackage: "libzstd-devel",
   addUser: ({ name, uid, gid, sudo }) =>
     dockerfile(
       sudo && sudoers(name, { requiretty: true }),
@@ -154,7 +154,7 @@ const zypper: PackageManagerRules = {
         withExtra("sudo git unzip curl gcc-c++ libcap-devel xz libX11-devel bzip2 which rsync gzip openssl tar", extra),
       ),
     ),
-  zstdPackage: "zstd",
+  zstdPackage: "libzstd-devel",
   addUser: userGroupAdd,
 };
 
