@@ -145,11 +145,13 @@ function installCygwin(opts: { aslrOff: boolean; msvsTools: boolean; packages: r
   );
 }
 
-function cygwinGitIdentity(safeDirectories: readonly string[]): Dockerfile {
+/** Cygwin git's set-up, as gitInit on Linux (see there for gc.autoDetach), plus long paths and safe directories. */
+function cygwinGitInit(safeDirectories: readonly string[]): Dockerfile {
   const commands = [
     "git config --global user.email 'docker@example.com'",
     "git config --global user.name 'Docker'",
     "git config --system core.longpaths true",
+    "git config --global gc.autoDetach false",
     ...safeDirectories.map((dir) => `git config --global --add safe.directory ${dir}`),
   ];
   return dockerfile(env([["HOME", OPAM_HOME]]), cygwinShell(commands.join(" && ")));
@@ -191,7 +193,7 @@ function wingetSetup(facts: WindowsFacts): Dockerfile {
 function buildOpams(opam: OpamSources, pins: PinStyle, msvc: boolean): Dockerfile {
   const path = 'env PATH="/tmp/opam/bootstrap/ocaml/bin:$PATH"';
   return dockerfile(
-    cygwinGitIdentity(["/tmp/opam-sources"]),
+    cygwinGitInit(["/tmp/opam-sources"]),
     cygwinShell(
       `git clone ${opam.url} /tmp/opam && cd /tmp/opam && git checkout ${pinOf(opam.bootstrap, pins)} && sed -i \\"s/make -j[0-9]*/make -j\\$NUMBER_OF_PROCESSORS/g\\" shell/bootstrap-ocaml.sh && make compiler ${msvc ? "OCAML_PORT=msvc64" : ""}`,
     ),
@@ -309,7 +311,7 @@ export function windowsOpamImage(distro: WindowsDistro, opam: OpamSources, pins:
   return dockerfile(
     stages,
     workdir(OPAM_HOME),
-    cygwinGitIdentity(["/home/opam/opam-repository"]),
+    cygwinGitInit(["/home/opam/opam-repository"]),
     copy(["."], OPAM_REPOSITORY),
     env([["OPAMROOT", String.raw`C:\opam\.opam`]]),
     run(`opam init -k git -a "${OPAM_REPOSITORY}" --bare --disable-sandboxing`),
