@@ -62,6 +62,8 @@ function sites(root: string): PinSite[] {
     } catch {
       continue;
     }
+    // A deprecated distro is built nowhere: its base is history, not a pin to move.
+    if (json.status === "deprecated") continue;
     const base = json.base as { image: string; tag: string };
     list.push({
       file,
