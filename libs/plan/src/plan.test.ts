@@ -60,8 +60,17 @@ describe("makePlan", () => {
   it("gives tier-1 distros every variant and others none", () => {
     const variants = (distro: string) => plan.images.filter((i) => i.distro === distro && i.compiler?.includes("+")).length;
     expect(variants("debian-13")).toBeGreaterThan(0);
-    expect(variants("alpine-3.23")).toBeGreaterThan(0);
+    expect(variants("alpine-3.24")).toBeGreaterThan(0);
     expect(variants("debian-12")).toBe(0);
+  });
+
+  it("plans the deprecated Alpine 3.23 nowhere, and points alpine and alpine-ocaml-* at 3.24", () => {
+    expect(matrix.distros.find((d) => d.name === "alpine-3.23")?.status).toBe("deprecated");
+    expect(printReference(plan)).not.toContain("alpine-3.23");
+    const alpineTags = plan.images.flatMap((i) => i.manifests.map((m) => ({ tag: m.tag, image: i.name })));
+    const bare = alpineTags.filter((t) => /^ocaml\/opam:alpine(-ocaml-|$)/.test(t.tag));
+    expect(bare.length).toBeGreaterThan(0);
+    expect(bare.every((t) => t.image.startsWith("alpine-3.24-"))).toBe(true);
   });
 
   it("plans a deprecated distro nowhere: no image, build or manifest", () => {
