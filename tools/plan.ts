@@ -4,12 +4,12 @@
  *   npm run -s plan                        every build and push, with real pins
  *   npm run -s plan -- --format=reference  the upstream pipeline's dump format and names
  *   npm run -s plan -- --format=json       images, builds and manifests as JSON
- *   npm run plan:update                    rewrites images/builds.expected (the reviewed plan)
+ *   npm run plan:update                    rewrites the committed plan, images/builds.expected (--update)
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadMatrix, MatrixError } from "../libs/matrix/src";
+import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../libs/matrix/src";
 import { makePlan, printReference, type Plan } from "../libs/plan/src";
 import { UPSTREAM_REPOSITORIES, type Repositories } from "../libs/tags/src";
 
@@ -29,6 +29,7 @@ function main(argv: readonly string[]): number {
       staging: { type: "string" },
       public: { type: "string" },
       write: { type: "string" },
+      update: { type: "boolean", default: false },
     },
   });
   const format = values.format as Format;
@@ -55,7 +56,8 @@ function main(argv: readonly string[]): number {
     throw e;
   }
   const text = format === "json" ? planJson(plan) : printReference(plan);
-  if (values.write) writeFileSync(join(values.root, values.write), text);
+  const target = values.update ? IMAGES_LAYOUT.buildsExpected : values.write;
+  if (target) writeFileSync(join(values.root, target), text);
   else process.stdout.write(text);
   return 0;
 }

@@ -4,15 +4,15 @@
  * only reports whether the committed schemas are current.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
-import { SCHEMAS } from "../libs/matrix/src";
+import { IMAGES_LAYOUT, SCHEMAS } from "../libs/matrix/src";
 
 export function renderSchemas(): Map<string, string> {
   const files = new Map<string, string>();
   for (const [name, schema] of Object.entries(SCHEMAS)) {
     const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
-    files.set(`images/schema/${name}.schema.json`, JSON.stringify(json, null, 2) + "\n");
+    files.set(IMAGES_LAYOUT.schemaFile(name), JSON.stringify(json, null, 2) + "\n");
   }
   return files;
 }
@@ -34,7 +34,7 @@ function main(argv: readonly string[]): number {
       process.stderr.write(`${file} is out of date: run npm run schemas\n`);
       stale++;
     } else {
-      mkdirSync(join(root, "images/schema"), { recursive: true });
+      mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, text);
       process.stdout.write(`wrote ${file}\n`);
     }

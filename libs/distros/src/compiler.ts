@@ -32,7 +32,7 @@ import {
   type Releases,
 } from "../../ocaml/src";
 import { compilerDepexts } from "./linux";
-import { familyFacts, type Distro } from "./model";
+import type { Distro } from "./model";
 
 export const BETA_REPOSITORY = "git+https://github.com/ocaml/ocaml-beta-repository";
 export const MULTICORE_REPOSITORY = "git+https://github.com/ocaml-multicore/multicore-opam";
@@ -57,9 +57,9 @@ export function compilerImage(
   compiler: OcamlVersion,
   opamImage: string,
 ): Dockerfile {
-  const linux = familyFacts(distro).os === "linux";
+  const linux = distro.os === "linux";
   const pkg = opamPackage(releases, compiler);
-  const portPackage = distro.windows ? [`system-${distro.windows.port}`] : [];
+  const portPackage = distro.os === "windows" ? [`system-${distro.windows.port}`] : [];
   const packages = [`${pkg.name}.${pkg.version}`, ...portPackage, ...additionalPackages(compiler)].join(",");
   const plain = withoutVariant(compiler);
   return dockerfile(

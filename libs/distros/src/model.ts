@@ -19,9 +19,10 @@ export const FAMILIES = [
 export type Family = (typeof FAMILIES)[number];
 
 export type PackageManager = "apk" | "apt" | "rpm" | "zypper" | "pacman" | "windows";
+export type Os = "linux" | "windows";
 
 /** Total facts about each family: which package manager it uses and which OS it runs. */
-export const FAMILY_FACTS: Readonly<Record<Family, { readonly packageManager: PackageManager; readonly os: "linux" | "windows" }>> = {
+export const FAMILY_FACTS = {
   alpine: { packageManager: "apk", os: "linux" },
   archlinux: { packageManager: "pacman", os: "linux" },
   centos: { packageManager: "rpm", os: "linux" },
@@ -32,7 +33,15 @@ export const FAMILY_FACTS: Readonly<Record<Family, { readonly packageManager: Pa
   ubuntu: { packageManager: "apt", os: "linux" },
   windows: { packageManager: "windows", os: "windows" },
   "windows-server": { packageManager: "windows", os: "windows" },
-};
+} as const satisfies Record<Family, { readonly packageManager: PackageManager; readonly os: Os }>;
+
+/** The families that use a package manager, e.g. `"centos" | "fedora" | "oraclelinux"` for rpm. */
+export type FamilyUsing<PM extends PackageManager> = {
+  [F in Family]: (typeof FAMILY_FACTS)[F]["packageManager"] extends PM ? F : never;
+}[Family];
+
+export const familyUses = <PM extends PackageManager>(family: Family, pm: PM): family is FamilyUsing<PM> =>
+  FAMILY_FACTS[family].packageManager === pm;
 
 export interface RpmFacts {
   /** How yum installs a package group: dnf 3's `groupinstall`, or dnf 5's `group install`. */
@@ -52,15 +61,19 @@ export interface WindowsFacts {
   readonly wingetPackages: readonly string[];
 }
 
-export interface Distro {
+/** Active distros are planned; deprecated ones keep their file for the record and are not built or pushed. */
+export type DistroStatus = "active" | "deprecated";
+
+/** What every distro declares, whatever its family. */
+export interface DistroBase {
   /** The image name and tag prefix, e.g. `debian-13`; the folder name under images/. */
   readonly name: string;
   /** The file it was declared in, for error messages. */
   readonly file: string;
-  readonly family: Family;
   /** The family's version, e.g. `13`, `24.04`, `tumbleweed`, `ltsc2022`. */
   readonly version: string;
   readonly title: string;
+  readonly status: DistroStatus;
   readonly base: { readonly image: string; readonly tag: string; readonly digest?: string };
   /** For each arch built, the compilers (by full version) built for it. */
   readonly arches: Readonly<Partial<Record<Arch, VersionRange>>>;
@@ -75,11 +88,40 @@ export interface Distro {
   readonly bubblewrap?: readonly number[];
   /** The default gcc (major, minor), if known. */
   readonly gcc?: readonly [number, number];
-  /** apt only: replace uutils coreutils with GNU's (Ubuntu 25.10+). */
-  readonly gnuCoreutils: boolean;
-  readonly rpm?: RpmFacts;
-  readonly windows?: WindowsFacts;
+  /** The OCaml the distro packages itself, if any (a fact upstream keeps; no image uses it). */
+  readonly builtinOcaml?: OcamlVersion;
 }
+
+type NoFacts = Record<never, never>;
+
+/** The facts only some package managers need; the others need none. */
+interface FactsByPackageManager {
+  apk: NoFacts;
+  /** Replace uutils coreutils with GNU's (Ubuntu 25.10+). */
+  apt: { readonly gnuCoreutils: boolean };
+  rpm: { readonly rpm: RpmFacts };
+  zypper: NoFacts;
+  pacman: NoFacts;
+  windows: { readonly windows: WindowsFacts };
+}
+
+/** A distro of the families that use `PM`, with exactly the facts `PM` needs. */
+export type DistroUsing<PM extends PackageManager> = DistroBase &
+  FactsByPackageManager[PM] & {
+    readonly family: FamilyUsing<PM>;
+    readonly packageManager: PM;
+    readonly os: (typeof FAMILY_FACTS)[FamilyUsing<PM>]["os"];
+  };
+
+export type ApkDistro = DistroUsing<"apk">;
+export type AptDistro = DistroUsing<"apt">;
+export type RpmDistro = DistroUsing<"rpm">;
+export type ZypperDistro = DistroUsing<"zypper">;
+export type PacmanDistro = DistroUsing<"pacman">;
+export type LinuxDistro = ApkDistro | AptDistro | RpmDistro | ZypperDistro | PacmanDistro;
+export type WindowsDistro = DistroUsing<"windows">;
+/** A distro, discriminated by `packageManager` (and by `os`): built once, when images/ is loaded. */
+export type Distro = LinuxDistro | WindowsDistro;
 
 export interface OpamBuild {
   /** The opam branch, e.g. `2.3` or `master`. */
@@ -118,7 +160,5 @@ export interface Matrix {
 export type PinStyle = "commit" | "branch";
 
 export const pinOf = (build: OpamBuild, style: PinStyle): string => (style === "commit" ? build.commit : build.branch);
-
-export const familyFacts = (d: Distro) => FAMILY_FACTS[d.family];
 
 export type { OcamlVersion };

@@ -19,7 +19,7 @@ import {
   type Dockerfile,
 } from "../../dockerfile/src";
 import { GENERATED_BY } from "./linux";
-import { pinOf, type Distro, type OpamBuild, type OpamSources, type PinStyle, type WindowsFacts } from "./model";
+import { pinOf, type OpamBuild, type OpamSources, type PinStyle, type WindowsDistro, type WindowsFacts } from "./model";
 
 const CYGWIN_ROOT = String.raw`C:\cygwin64`;
 const CYGWIN_SITE = "https://mirrors.kernel.org/sourceware/cygwin/";
@@ -48,7 +48,7 @@ const powershell = (script: string): Dockerfile => run(`powershell -Command "${s
 const withTempCleanup = (steps: Dockerfile): Dockerfile =>
   crunch(dockerfile(steps, powershell(String.raw`Remove-Item 'C:\TEMP' -Recurse`)));
 
-function header(distro: Distro, alias?: string): Dockerfile {
+function header(distro: WindowsDistro, alias?: string): Dockerfile {
   return dockerfile(
     from(distro.base.image, { tag: distro.base.tag, ...(alias ? { alias } : {}) }),
     user("ContainerAdministrator"),
@@ -145,11 +145,13 @@ function installCygwin(opts: { aslrOff: boolean; msvsTools: boolean; packages: r
   );
 }
 
-function cygwinGitIdentity(safeDirectories: readonly string[]): Dockerfile {
+/** Cygwin git's set-up, as gitInit on Linux (see there for gc.autoDetach), plus long paths and safe directories. */
+function cygwinGitInit(safeDirectories: readonly string[]): Dockerfile {
   const commands = [
     "git config --global user.email 'docker@example.com'",
     "git config --global user.name 'Docker'",
     "git config --system core.longpaths true",
+    "git config --global gc.autoDetach false",
     ...safeDirectories.map((dir) => `git config --global --add safe.directory ${dir}`),
   ];
   return dockerfile(env([["HOME", OPAM_HOME]]), cygwinShell(commands.join(" && ")));
@@ -159,7 +161,7 @@ const WINGET_BUNDLE = "Microsoft.DesktopAppInstaller_8wekyb3d8bbwe.";
 const WINGET_DIR = String.raw`C:\Program Files\winget-cli`;
 
 /** A stage that unpacks the WinGet release into C:\Program Files\winget-cli. */
-function wingetStage(distro: Distro): Dockerfile {
+function wingetStage(distro: WindowsDistro): Dockerfile {
   const zip = `C:\\TEMP\\${WINGET_BUNDLE}zip`;
   const move = (file: string) => run(String.raw`move "C:\TEMP\winget-cli\\${file}" "${WINGET_DIR}\"`);
   return dockerfile(
@@ -191,7 +193,7 @@ function wingetSetup(facts: WindowsFacts): Dockerfile {
 function buildOpams(opam: OpamSources, pins: PinStyle, msvc: boolean): Dockerfile {
   const path = 'env PATH="/tmp/opam/bootstrap/ocaml/bin:$PATH"';
   return dockerfile(
-    cygwinGitIdentity(["/tmp/opam-sources"]),
+    cygwinGitInit(["/tmp/opam-sources"]),
     cygwinShell(
       `git clone ${opam.url} /tmp/opam && cd /tmp/opam && git checkout ${pinOf(opam.bootstrap, pins)} && sed -i \\"s/make -j[0-9]*/make -j\\$NUMBER_OF_PROCESSORS/g\\" shell/bootstrap-ocaml.sh && make compiler ${msvc ? "OCAML_PORT=msvc64" : ""}`,
     ),
@@ -250,12 +252,7 @@ function persistMsvcEnvironment(opam: OpamSources): Dockerfile {
   );
 }
 
-function windowsFacts(distro: Distro): WindowsFacts {
-  if (!distro.windows) throw new Error(`${distro.file}: windows: missing for a Windows distro`);
-  return distro.windows;
-}
-
-function mingwStages(distro: Distro, facts: WindowsFacts, opam: OpamSources, pins: PinStyle): Dockerfile {
+function mingwStages(distro: WindowsDistro, facts: WindowsFacts, opam: OpamSources, pins: PinStyle): Dockerfile {
   return dockerfile(
     escapeDirective("`"),
     comment(GENERATED_BY),
@@ -282,7 +279,7 @@ function mingwStages(distro: Distro, facts: WindowsFacts, opam: OpamSources, pin
   );
 }
 
-function msvcStages(distro: Distro, facts: WindowsFacts, opam: OpamSources, pins: PinStyle): Dockerfile {
+function msvcStages(distro: WindowsDistro, facts: WindowsFacts, opam: OpamSources, pins: PinStyle): Dockerfile {
   return dockerfile(
     escapeDirective("`"),
     comment(GENERATED_BY),
@@ -308,13 +305,13 @@ function msvcStages(distro: Distro, facts: WindowsFacts, opam: OpamSources, pins
 }
 
 /** The opam image of a Windows distro; like the Linux ones, its context is opam-repository. */
-export function windowsOpamImage(distro: Distro, opam: OpamSources, pins: PinStyle): Dockerfile {
-  const facts = windowsFacts(distro);
+export function windowsOpamImage(distro: WindowsDistro, opam: OpamSources, pins: PinStyle): Dockerfile {
+  const facts = distro.windows;
   const stages = facts.port === "mingw" ? mingwStages(distro, facts, opam, pins) : msvcStages(distro, facts, opam, pins);
   return dockerfile(
     stages,
     workdir(OPAM_HOME),
-    cygwinGitIdentity(["/home/opam/opam-repository"]),
+    cygwinGitInit(["/home/opam/opam-repository"]),
     copy(["."], OPAM_REPOSITORY),
     env([["OPAMROOT", String.raw`C:\opam\.opam`]]),
     run(`opam init -k git -a "${OPAM_REPOSITORY}" --bare --disable-sandboxing`),

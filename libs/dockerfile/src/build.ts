@@ -84,6 +84,9 @@ export const bindMount = (target: string, opts: { source?: string; from?: string
   ...opts,
 });
 
+/** A tmpfs at `target` for one RUN; `size` in bytes (Docker only). */
+export const tmpfsMount = (target: string, opts: { size?: number } = {}): Mount => ({ type: "tmpfs", target, ...opts });
+
 function shellForm(command: string): Command {
   return { form: "shell", commands: [command] };
 }

@@ -19,6 +19,7 @@ import {
   runHeredoc,
   shell,
   syntax,
+  tmpfsMount,
   user,
   workdir,
 } from "./build";
@@ -103,6 +104,13 @@ describe("printDockerfile", () => {
   it("escapes double quotes and the escape character in ENV values", () => {
     const text = printDockerfile(dockerfile(from("x"), env([["A", 'say "hi" \\ bye'], ["B", "1"]])));
     expect(text).toContain('ENV A="say \\"hi\\" \\\\ bye" B="1"');
+  });
+
+  it("prints a tmpfs mount as type=tmpfs, never as a bind mount", () => {
+    const text = printDockerfile(
+      dockerfile(from("x"), run("make", { mounts: [tmpfsMount("/tmp/build", { size: 1048576 }), tmpfsMount("/var/tmp")] })),
+    );
+    expect(text).toContain("RUN --mount=type=tmpfs,target=/tmp/build,size=1048576 --mount=type=tmpfs,target=/var/tmp make\n");
   });
 
   it("escapes spaces in RUN mounts and prints exec and shell forms", () => {

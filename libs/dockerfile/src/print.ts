@@ -57,7 +57,8 @@ function printCommand(command: Command, escape: Escape): string {
 }
 
 function printMount(mount: Mount): string {
-  const fields: string[] = [`--mount=type=${mount.type === "tmpfs" ? "tmpfs" : mount.type}`];
+  // Every mount prints its own type: upstream printed a tmpfs as type=bind until 8.4.2 (#269).
+  const fields: string[] = [`--mount=type=${mount.type}`];
   const opt = (name: string, value: string | number | boolean | undefined) => {
     if (value !== undefined) fields.push(`${name}=${String(value)}`);
   };

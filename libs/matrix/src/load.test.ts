@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadMatrix, MatrixError } from ".";
+import { loadMatrix, loadUpstream, MatrixError } from ".";
 
 const WORKSPACE = join(__dirname, "../../..");
 
@@ -75,6 +75,45 @@ describe("loadMatrix", () => {
       "images/centos-9/image.json: rpm: required for rpm-based families",
       "images/debian-12/image.json: rpm: only for rpm-based families",
     ]);
+  });
+
+  it("requires the Windows facts for Windows families and gnuCoreutils only on apt", () => {
+    edit("images/windows-mingw-ltsc2019/image.json", (j) => delete j.windows);
+    edit("images/fedora-44/image.json", (j) => ((j.windows = { port: "mingw" }), (j.gnuCoreutils = true)));
+    expect(problems()).toEqual([
+      "images/fedora-44/image.json: windows: only for Windows families",
+      "images/fedora-44/image.json: gnuCoreutils: only for apt-based families",
+      "images/windows-mingw-ltsc2019/image.json: windows: required for Windows families",
+    ]);
+  });
+
+  it("builds each distro as the variant of its package manager", () => {
+    const byName = new Map(loadMatrix(WORKSPACE).distros.map((d) => [d.name, d]));
+    const centos = byName.get("centos-9");
+    expect(centos?.packageManager === "rpm" && centos.rpm.extraRepo).toBe("crb");
+    const windows = byName.get("windows-server-msvc-ltsc2022");
+    expect(windows?.os === "windows" && windows.windows.port).toBe("msvc");
+    expect(byName.get("opensuse-tumbleweed")).toMatchObject({ os: "linux", packageManager: "zypper" });
+  });
+
+  it("keeps a deprecated distro, but no alias or default may lead to it", () => {
+    edit("images/fedora-44/image.json", (j) => (j.status = "deprecated"));
+    edit("images/debian-13/image.json", (j) => (j.status = "deprecated"));
+    expect(problems()).toEqual([
+      'images/debian-13/image.json: aliases: a deprecated distro has no aliases; move "debian" to the distro that replaces it',
+      "images/debian-13/image.json: default: a deprecated distro cannot be the default",
+      'images/fedora-44/image.json: aliases: a deprecated distro has no aliases; move "fedora" to the distro that replaces it',
+    ]);
+    edit("images/fedora-44/image.json", (j) => ((j.aliases = []), (j.status = "retired")));
+    expect(problems()).toContainEqual(expect.stringMatching(/^images\/fedora-44\/image\.json: status: .*"deprecated"/));
+  });
+
+  it("reads which upstream releases images/ follows, and names a bad field", () => {
+    expect(loadUpstream(WORKSPACE)["ocaml-dockerfile"].url).toBe("https://github.com/ocurrent/ocaml-dockerfile");
+    edit("images/upstream.json", (j) => ((j["ocaml-dockerfile"] as Record<string, unknown>).commit = "8.4.2"));
+    expect(() => loadUpstream(root)).toThrow(
+      "images/upstream.json: ocaml-dockerfile.commit: not a full 40-character git commit id",
+    );
   });
 
   it("rejects unknown fields, malformed pins and JSON syntax errors", () => {

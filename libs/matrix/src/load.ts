@@ -5,18 +5,21 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
-import type { Distro, Matrix, OpamBuild } from "../../distros/src";
+import { FAMILY_FACTS, familyUses, type Distro, type DistroBase, type Matrix, type OpamBuild } from "../../distros/src";
 import { parseRange, parseVersion } from "../../ocaml/src";
 import {
   compilersFileSchema,
   distroFileSchema,
   opamFileSchema,
   opamRepositoryFileSchema,
+  upstreamFileSchema,
   type CompilersFile,
   type DistroFile,
   type OpamFile,
   type OpamRepositoryFile,
+  type UpstreamFile,
 } from "./schema";
+import { IMAGES_LAYOUT } from "./layout";
 
 export class MatrixError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -24,13 +27,6 @@ export class MatrixError extends Error {
     this.name = "MatrixError";
   }
 }
-
-/** The files that make up the matrix, relative to the workspace root. */
-export const MATRIX_FILES = {
-  compilers: "images/compilers.json",
-  opam: "images/opam.json",
-  opamRepository: "images/opam-repository.json",
-} as const;
 
 type Source = { readonly file: string; readonly text: string };
 
@@ -54,27 +50,61 @@ function parseFile<S extends z.ZodType>(schema: S, source: Source, problems: str
   return undefined;
 }
 
-function toDistro(file: string, name: string, d: DistroFile): Distro {
-  const arches = Object.fromEntries(Object.entries(d.arches).map(([arch, range]) => [arch, parseRange(range ?? "")]));
+/**
+ * Builds the distro of one file: the facts its family's package manager needs
+ * are required, and facts for other families refused, here and only here.
+ */
+function toDistro(file: string, name: string, d: DistroFile, problems: string[]): Distro | undefined {
   const gcc = d.gcc?.split(".").map(Number);
-  return {
+  const base: DistroBase = {
     name,
     file,
-    family: d.family,
     version: d.version,
     title: d.title,
+    status: d.status,
     base: d.base,
-    arches,
+    arches: Object.fromEntries(Object.entries(d.arches).map(([arch, range]) => [arch, parseRange(range ?? "")])),
     tier: d.tier,
     aliases: d.aliases,
     isDefault: d.default,
     prereleases: d.prereleases,
     ...(d.bubblewrap === undefined ? {} : { bubblewrap: d.bubblewrap.split(".").map(Number) }),
     ...(gcc === undefined ? {} : { gcc: [gcc[0] ?? 0, gcc[1] ?? 0] as const }),
-    gnuCoreutils: d.gnuCoreutils,
-    ...(d.rpm === undefined ? {} : { rpm: d.rpm }),
-    ...(d.windows === undefined ? {} : { windows: d.windows }),
+    ...(d.builtinOcaml === undefined ? {} : { builtinOcaml: parseVersion(d.builtinOcaml) }),
   };
+  if (d.status === "deprecated") {
+    // A deprecated distro is built nowhere, so no name may lead to it.
+    for (const alias of d.aliases) {
+      problems.push(`${file}: aliases: a deprecated distro has no aliases; move "${alias}" to the distro that replaces it`);
+    }
+    if (d.default) problems.push(`${file}: default: a deprecated distro cannot be the default`);
+  }
+  const refuse = (field: "rpm" | "windows" | "gnuCoreutils", present: boolean, what: string) => {
+    if (present) problems.push(`${file}: ${field}: only for ${what}`);
+  };
+  const require = <T>(field: "rpm" | "windows", value: T | undefined, what: string): value is T => {
+    if (value === undefined) problems.push(`${file}: ${field}: required for ${what}`);
+    return value !== undefined;
+  };
+  const family = d.family;
+  refuse("rpm", d.rpm !== undefined && !familyUses(family, "rpm"), "rpm-based families");
+  refuse("windows", d.windows !== undefined && FAMILY_FACTS[family].os !== "windows", "Windows families");
+  refuse("gnuCoreutils", d.gnuCoreutils && !familyUses(family, "apt"), "apt-based families");
+  const linux = { ...base, os: "linux" } as const;
+  if (familyUses(family, "apk")) return { ...linux, family, packageManager: "apk" };
+  if (familyUses(family, "apt")) return { ...linux, family, packageManager: "apt", gnuCoreutils: d.gnuCoreutils };
+  if (familyUses(family, "zypper")) return { ...linux, family, packageManager: "zypper" };
+  if (familyUses(family, "pacman")) return { ...linux, family, packageManager: "pacman" };
+  if (familyUses(family, "rpm")) {
+    return require("rpm", d.rpm, "rpm-based families") ? { ...linux, family, packageManager: "rpm", rpm: d.rpm } : undefined;
+  }
+  if (familyUses(family, "windows")) {
+    return require("windows", d.windows, "Windows families")
+      ? { ...base, os: "windows", family, packageManager: "windows", windows: d.windows }
+      : undefined;
+  }
+  const unknown: never = family;
+  throw new Error(`no package manager for family ${String(unknown)}`);
 }
 
 function toOpamBuilds(o: OpamFile, r: OpamRepositoryFile): Matrix["opam"] {
@@ -115,7 +145,7 @@ export function parseMatrix(sources: {
   const distros: Distro[] = [];
   const claimed = new Map<string, string>();
   for (const source of sources.distros) {
-    const name = source.file.split("/").at(-2) ?? source.file;
+    const name = IMAGES_LAYOUT.distroOfFile(source.file) ?? source.file;
     const parsed = parseFile(distroFileSchema, source, problems);
     if (!parsed) continue;
     for (const tag of [name, ...parsed.aliases]) {
@@ -123,7 +153,8 @@ export function parseMatrix(sources: {
       if (other) problems.push(`${source.file}: aliases: "${tag}" is already a name of ${other}`);
       claimed.set(tag, source.file);
     }
-    distros.push(toDistro(source.file, name, parsed));
+    const distro = toDistro(source.file, name, parsed, problems);
+    if (distro) distros.push(distro);
   }
   const defaults = distros.filter((d) => d.isDefault);
   if (problems.length === 0 && defaults.length !== 1) {
@@ -143,15 +174,31 @@ export function loadMatrix(root: string): Matrix {
       throw new MatrixError([`${file}: (top level): cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`]);
     }
   };
-  // One folder per distro: images/<name>/image.json.
-  const distroFiles = readdirSync(join(root, "images"), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && statSync(join(root, "images", entry.name, "image.json"), { throwIfNoEntry: false }))
-    .map((entry) => `images/${entry.name}/image.json`)
+  // One folder per distro, each with its distro file.
+  const distroFiles = readdirSync(join(root, IMAGES_LAYOUT.dir), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => IMAGES_LAYOUT.distroFile(entry.name))
+    .filter((file) => statSync(join(root, file), { throwIfNoEntry: false }))
     .sort();
   return parseMatrix({
     distros: distroFiles.map(read),
-    compilers: read(MATRIX_FILES.compilers),
-    opam: read(MATRIX_FILES.opam),
-    opamRepository: read(MATRIX_FILES.opamRepository),
+    compilers: read(IMAGES_LAYOUT.compilers),
+    opam: read(IMAGES_LAYOUT.opam),
+    opamRepository: read(IMAGES_LAYOUT.opamRepository),
   });
+}
+
+/** Reads images/upstream.json: which upstream releases the data and recipes follow. */
+export function loadUpstream(root: string): UpstreamFile {
+  const file = IMAGES_LAYOUT.upstream;
+  let text: string;
+  try {
+    text = readFileSync(join(root, file), "utf8");
+  } catch (e) {
+    throw new MatrixError([`${file}: (top level): cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`]);
+  }
+  const problems: string[] = [];
+  const upstream = parseFile(upstreamFileSchema, { file, text }, problems);
+  if (!upstream) throw new MatrixError(problems);
+  return upstream;
 }

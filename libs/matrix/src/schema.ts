@@ -3,7 +3,7 @@
  * editors are generated from these (tools/schemas.ts), never written by hand.
  */
 import { z } from "zod";
-import { FAMILIES, FAMILY_FACTS } from "../../distros/src";
+import { FAMILIES } from "../../distros/src";
 import { ARCHES, OPTION_NAMES, parseRange, parseVersion } from "../../ocaml/src";
 
 const valid = (check: (s: string) => unknown) => (s: string) => {
@@ -33,6 +33,10 @@ export const distroFileSchema = z
     family: z.enum(FAMILIES).describe("The distribution family; decides the package manager and the OS."),
     version: z.string().min(1).describe("The family's version: 13, 24.04, tumbleweed, ltsc2022…"),
     title: z.string().min(1).describe("A human-readable name, e.g. Debian 13 (Trixie)."),
+    status: z
+      .enum(["active", "deprecated"])
+      .default("active")
+      .describe("Active distros are built and pushed; a deprecated one keeps its file for the record and is planned nowhere."),
     base: z
       .object({
         image: z.string().min(1).describe("The base image repository, e.g. debian or quay.io/centos/centos."),
@@ -65,6 +69,9 @@ export const distroFileSchema = z
       .regex(/^\d+\.\d+$/, { message: "not MAJOR.MINOR" })
       .optional()
       .describe("The distro's default gcc version (gcc 15+ needs patches for OCaml < 5.1)."),
+    builtinOcaml: ocamlVersion
+      .optional()
+      .describe("The OCaml the distro packages itself, as upstream records it (builtin_ocaml_of_distro); no image uses it."),
     gnuCoreutils: z.boolean().default(false).describe("apt only: replace uutils coreutils with GNU coreutils."),
     rpm: z
       .object({
@@ -88,19 +95,8 @@ export const distroFileSchema = z
       .optional()
       .describe("Facts for Windows families."),
   })
-  .strict()
-  .superRefine((d, ctx) => {
-    const facts = FAMILY_FACTS[d.family];
-    const need = (field: "rpm" | "windows", required: boolean, what: string) => {
-      if (required && d[field] === undefined) ctx.addIssue({ code: "custom", path: [field], message: `required for ${what}` });
-      if (!required && d[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `only for ${what}` });
-    };
-    need("rpm", facts.packageManager === "rpm", "rpm-based families");
-    need("windows", facts.os === "windows", "Windows families");
-    if (d.gnuCoreutils && facts.packageManager !== "apt") {
-      ctx.addIssue({ code: "custom", path: ["gnuCoreutils"], message: "only for apt-based families" });
-    }
-  });
+  // Which family needs which facts is checked where the distro is built (load.ts), as part of its type.
+  .strict();
 
 export const compilersFileSchema = z
   .object({
@@ -171,10 +167,30 @@ export const opamRepositoryFileSchema = z
   })
   .strict();
 
+const followedRelease = z
+  .object({
+    url: z.string().url().describe("The upstream repository."),
+    release: z.string().min(1).describe("The release (tag) followed."),
+    commit: commit.describe("The commit of that release."),
+    date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "not a YYYY-MM-DD date" }),
+    covers: z.string().min(1).describe("What in this repository follows it."),
+  })
+  .strict();
+
+export const upstreamFileSchema = z
+  .object({
+    $schema: z.string().optional(),
+    "ocaml-dockerfile": followedRelease.describe("The Dockerfile recipes and the distro facts."),
+    "ocaml-version": followedRelease.describe("The compiler releases and variants."),
+  })
+  .strict()
+  .describe("Which upstream releases images/ and the recipes follow: what to diff against when upstream moves.");
+
 export type DistroFile = z.output<typeof distroFileSchema>;
 export type CompilersFile = z.output<typeof compilersFileSchema>;
 export type OpamFile = z.output<typeof opamFileSchema>;
 export type OpamRepositoryFile = z.output<typeof opamRepositoryFileSchema>;
+export type UpstreamFile = z.output<typeof upstreamFileSchema>;
 
 /** Each schema and the file (or files) under images/ it describes. */
 export const SCHEMAS = {
@@ -182,4 +198,5 @@ export const SCHEMAS = {
   compilers: compilersFileSchema,
   opam: opamFileSchema,
   "opam-repository": opamRepositoryFileSchema,
+  upstream: upstreamFileSchema,
 } as const;

@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { IMAGES_LAYOUT } from "../../matrix/src/layout";
 
 export interface Upstream {
   /** The commit a branch of a git repository points at now. */
@@ -34,11 +35,11 @@ interface PinSite {
 
 function sites(root: string): PinSite[] {
   const list: PinSite[] = [];
-  const opam = JSON.parse(readFileSync(join(root, "images/opam.json"), "utf8")) as { url: string; builds: { branch: string }[] };
+  const opam = JSON.parse(readFileSync(join(root, IMAGES_LAYOUT.opam), "utf8")) as { url: string; builds: { branch: string }[] };
   opam.builds.forEach((build, i) => {
     const entry = (json: Json) => (json.builds as Json[])[i] as Json;
     list.push({
-      file: "images/opam.json",
+      file: IMAGES_LAYOUT.opam,
       pin: `opam ${build.branch}`,
       read: (json) => entry(json).commit as string | undefined,
       write: (json, value) => (entry(json).commit = value),
@@ -46,21 +47,23 @@ function sites(root: string): PinSite[] {
     });
   });
   list.push({
-    file: "images/opam-repository.json",
+    file: IMAGES_LAYOUT.opamRepository,
     pin: "opam-repository",
     read: (json) => json.commit as string | undefined,
     write: (json, value) => (json.commit = value),
     lookUp: (upstream, json) => upstream.branchHead(json.url as string, json.branch as string),
   });
-  for (const dir of readdirSync(join(root, "images"), { withFileTypes: true })) {
+  for (const dir of readdirSync(join(root, IMAGES_LAYOUT.dir), { withFileTypes: true })) {
     if (!dir.isDirectory()) continue;
-    const file = `images/${dir.name}/image.json`;
+    const file = IMAGES_LAYOUT.distroFile(dir.name);
     let json: Json;
     try {
       json = JSON.parse(readFileSync(join(root, file), "utf8")) as Json;
     } catch {
       continue;
     }
+    // A deprecated distro is built nowhere: its base is history, not a pin to move.
+    if (json.status === "deprecated") continue;
     const base = json.base as { image: string; tag: string };
     list.push({
       file,

@@ -1,2 +1,2 @@
 export * from "./plan";
-export { printReference } from "./print";
+export { buildLabel, printReference, referenceSections, type Section, type Step } from "./print";

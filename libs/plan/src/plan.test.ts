@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadMatrix } from "../../matrix/src";
+import { IMAGES_LAYOUT, loadMatrix } from "../../matrix/src";
 import { UPSTREAM_REPOSITORIES } from "../../tags/src";
-import { makePlan, printReference, type Plan } from ".";
+import { makePlan, printReference, referenceSections, type Plan } from ".";
 
 const WORKSPACE = join(__dirname, "../../..");
 const matrix = loadMatrix(WORKSPACE);
@@ -12,7 +12,7 @@ const byName = new Map(plan.images.map((i) => [i.name, i]));
 
 describe("the committed plan", () => {
   it("is what the code and images/ produce now (regenerate with `npm run plan:update`)", () => {
-    const committed = readFileSync(join(WORKSPACE, "images/builds.expected"), "utf8");
+    const committed = readFileSync(join(WORKSPACE, IMAGES_LAYOUT.buildsExpected), "utf8");
     expect(printReference(plan) === committed, "images/builds.expected is stale: run npm run plan:update").toBe(true);
   });
 });
@@ -20,7 +20,7 @@ describe("the committed plan", () => {
 describe("makePlan", () => {
   it("reports every build exactly once, after the build it starts FROM", () => {
     const seen = new Set<string>();
-    for (const section of plan.sections) {
+    for (const section of referenceSections(plan)) {
       for (const step of section.steps) {
         if (!("build" in step)) continue;
         expect(seen.has(step.build.id)).toBe(false);
@@ -60,8 +60,30 @@ describe("makePlan", () => {
   it("gives tier-1 distros every variant and others none", () => {
     const variants = (distro: string) => plan.images.filter((i) => i.distro === distro && i.compiler?.includes("+")).length;
     expect(variants("debian-13")).toBeGreaterThan(0);
-    expect(variants("alpine-3.23")).toBeGreaterThan(0);
+    expect(variants("alpine-3.24")).toBeGreaterThan(0);
     expect(variants("debian-12")).toBe(0);
+  });
+
+  it("plans the deprecated Alpine 3.23 nowhere, and points alpine and alpine-ocaml-* at 3.24", () => {
+    expect(matrix.distros.find((d) => d.name === "alpine-3.23")?.status).toBe("deprecated");
+    expect(printReference(plan)).not.toContain("alpine-3.23");
+    const alpineTags = plan.images.flatMap((i) => i.manifests.map((m) => ({ tag: m.tag, image: i.name })));
+    const bare = alpineTags.filter((t) => /^ocaml\/opam:alpine(-ocaml-|$)/.test(t.tag));
+    expect(bare.length).toBeGreaterThan(0);
+    expect(bare.every((t) => t.image.startsWith("alpine-3.24-"))).toBe(true);
+  });
+
+  it("plans a deprecated distro nowhere: no image, build or manifest", () => {
+    const deprecated = {
+      ...matrix,
+      distros: matrix.distros.map((d) => (d.name === "debian-12" ? { ...d, status: "deprecated" as const } : d)),
+    };
+    const without = makePlan(deprecated, { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
+    expect(plan.images.some((i) => i.distro === "debian-12")).toBe(true);
+    expect(without.images.filter((i) => i.distro === "debian-12")).toEqual([]);
+    const tags = without.images.flatMap((i) => [...i.builds.map((b) => b.stagingTag), ...i.manifests.flatMap((m) => [m.tag, ...m.sources])]);
+    expect(tags.filter((t) => t.includes("debian-12"))).toEqual([]);
+    expect(printReference(without)).not.toContain("debian-12");
   });
 
   it("builds the archive from the default distro's amd64 opam image", () => {

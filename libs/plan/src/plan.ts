@@ -1,19 +1,19 @@
 /**
  * The build plan: one pure function from the declared matrix to every image,
- * its per-arch builds (with their Dockerfiles) and its manifest pushes, plus
- * the order in which the upstream pipeline reports them.
+ * its per-arch builds (with their Dockerfiles) and its manifest pushes. How
+ * the upstream pipeline names and orders them in its dump is print.ts's business.
  */
 import { printDockerfile } from "../../dockerfile/src";
 import {
   archiveImage,
   compilerImage,
-  familyFacts,
   linuxOpamImage,
   windowsOpamImage,
   FAMILIES,
   type Distro,
   type Matrix,
   type PinStyle,
+  type WindowsDistro,
 } from "../../distros/src";
 import {
   compareVersions,
@@ -43,8 +43,6 @@ export interface Build {
   readonly image: string;
   readonly arch: Arch;
   readonly os: "linux" | "windows";
-  /** How the upstream plan names this build: `debian-13/amd64`, `4.14.3+flambda/amd64`, `archive`. */
-  readonly label: string;
   /** The Dockerfile text; rendered on first use, so planning the graph alone stays cheap. */
   readonly dockerfile: string;
   readonly stagingTag: string;
@@ -76,18 +74,19 @@ export interface Image {
   readonly dependsOn: readonly string[];
 }
 
-export type Step = { readonly build: Build } | { readonly manifest: Manifest };
-export interface Section {
+/** The Windows distros of one port (`windows-mingw`), also published together under `windows-all-<port>` names. */
+export interface WindowsGroup {
   readonly name: string;
-  readonly steps: readonly Step[];
+  /** The member distros, newest first. */
+  readonly members: readonly string[];
 }
 
 export interface Plan {
+  /** Distro by distro (opam image, compilers by version, the archive after the default distro), then each Windows group's images. */
   readonly images: readonly Image[];
   /** The opam-repository checkout that is the context of every opam image. */
   readonly repository: Matrix["opam"]["repository"];
-  /** Every build and push, grouped and ordered as the upstream pipeline reports them. */
-  readonly sections: readonly Section[];
+  readonly windowsGroups: readonly WindowsGroup[];
 }
 
 export interface PlanOptions {
@@ -144,14 +143,14 @@ interface DistroPlan {
 
 function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPlan {
   const repos = opts.repositories;
-  const os = familyFacts(distro).os;
+  const os = distro.os;
   const latest = latestRelease(matrix.releases);
   // Builds and manifest entries list the arches last-declared first, as upstream does.
   const arches = distroArches(distro, latest).reverse();
   const opamName = imageName(distro.name);
   const opamDockerfile = lazily(() =>
     printDockerfile(
-      os === "linux" ? linuxOpamImage(distro, matrix.opam, opts.pins) : windowsOpamImage(distro, matrix.opam, opts.pins),
+      distro.os === "linux" ? linuxOpamImage(distro, matrix.opam, opts.pins) : windowsOpamImage(distro, matrix.opam, opts.pins),
     ),
   );
   const opamBuilds = arches.map((arch) =>
@@ -161,7 +160,6 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
         image: opamName,
         arch,
         os,
-        label: `${distro.name}/${arch}`,
         stagingTag: stagingTag(repos, opamName, arch),
         context: "opam-repository",
         base: distro.base,
@@ -197,7 +195,6 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
             image: name,
             arch: parent.arch,
             os,
-            label: `${formatVersion(version)}/${parent.arch}`,
             stagingTag: stagingTag(repos, name, parent.arch),
             parent: parent.id,
             context: "dockerfile-only",
@@ -230,7 +227,6 @@ function planArchive(base: DistroPlan, opts: PlanOptions): Image {
       image: ARCHIVE,
       arch: "amd64",
       os: "linux",
-      label: ARCHIVE,
       stagingTag: `${repos.staging}:${ARCHIVE}`,
       parent: parent.id,
       context: "dockerfile-only",
@@ -245,46 +241,6 @@ function planArchive(base: DistroPlan, opts: PlanOptions): Image {
     manifests: [{ tag: publicTag(repos, ARCHIVE), sources: [archive.stagingTag] }],
     dependsOn: [base.opam.name],
   };
-}
-
-/** Records builds and pushes in reporting order; a build is reported after the build it starts FROM. */
-class Reporter {
-  readonly sections: { name: string; steps: Step[] }[] = [];
-  private readonly reported = new Set<string>();
-  constructor(private readonly buildsById: ReadonlyMap<string, Build>) {}
-
-  section(name: string): void {
-    this.sections.push({ name, steps: [] });
-  }
-
-  build(build: Build): void {
-    if (this.reported.has(build.id)) return;
-    const parent = build.parent === undefined ? undefined : this.buildsById.get(build.parent);
-    if (parent) this.build(parent);
-    this.reported.add(build.id);
-    this.current().push({ build });
-  }
-
-  /** Reports an image's builds (each after its parent), then its manifest pushes. */
-  image(image: Image): void {
-    this.builds(image);
-    for (const manifest of image.manifests) this.current().push({ manifest });
-  }
-
-  builds(image: Image): void {
-    for (const b of image.builds) this.build(b);
-  }
-
-  private current(): Step[] {
-    const section = this.sections.at(-1);
-    if (!section) throw new Error("no section open");
-    return section.steps;
-  }
-}
-
-function windowsPort(d: Distro): string {
-  if (!d.windows) throw new Error(`${d.file}: windows: missing for a Windows distro`);
-  return d.windows.port;
 }
 
 /** The multi-distro manifests of one Windows group (`windows-mingw`), newest compiler first. */
@@ -310,23 +266,23 @@ function planWindowsGroup(group: string, members: readonly DistroPlan[], latest:
 }
 
 export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
-  const distros = [...matrix.distros].sort(distroOrder);
+  // Deprecated distros are declared for the record and planned nowhere: no builds, no pushes, no projects.
+  const distros = matrix.distros.filter((d) => d.status === "active").sort(distroOrder);
   const defaults = distros.filter((d) => d.isDefault);
   if (defaults.length !== 1) {
     throw new Error(`exactly one distro must be the default, found ${defaults.length}: ${defaults.map((d) => d.file).join(", ")}`);
   }
   const plans = new Map(distros.map((d) => [d.name, planDistro(matrix, d, opts)]));
   const planOf = (d: Distro) => plans.get(d.name) as DistroPlan;
-  const linux = distros.filter((d) => familyFacts(d).os === "linux");
-  const windows = distros.filter((d) => familyFacts(d).os === "windows");
+  const windows = distros.filter((d): d is WindowsDistro => d.os === "windows");
   const archive = planArchive(planOf(defaults[0] as Distro), opts);
 
   // Windows distros of one port are also published together under `windows-all-<port>` names;
   // within a group the newest distro comes first.
-  const ports = [...new Set(windows.map(windowsPort))].sort();
+  const ports = [...new Set(windows.map((d) => d.windows.port))].sort();
   const groups = ports.map((port) => {
     const name = `windows-${port}`;
-    const members = windows.filter((d) => windowsPort(d) === port).reverse().map(planOf);
+    const members = windows.filter((d) => d.windows.port === port).reverse().map(planOf);
     return { name, members, all: planWindowsGroup(name, members, latestRelease(matrix.releases), opts) };
   });
 
@@ -338,27 +294,9 @@ export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
   }
   for (const group of groups) images.push(...group.all);
 
-  // The reporting order: Linux distro by distro, then each Windows group.
-  const reporter = new Reporter(new Map(images.flatMap((i) => i.builds.map((b) => [b.id, b] as const))));
-  const byName = new Map(images.map((i) => [i.name, i]));
-  for (const d of linux) {
-    const p = planOf(d);
-    reporter.section(d.name);
-    reporter.image(p.opam);
-    for (const c of p.compilers) reporter.image(c.image);
-    if (d.isDefault) reporter.image(archive);
-  }
-  for (const group of groups) {
-    reporter.section(group.name);
-    // Upstream pushes the multi-distro manifests first, building what they need on the way.
-    for (const all of group.all) {
-      for (const part of all.dependsOn) reporter.builds(byName.get(part) as Image);
-      reporter.image(all);
-    }
-    for (const m of group.members) {
-      reporter.image(m.opam);
-      for (const c of m.compilers) reporter.image(c.image);
-    }
-  }
-  return { images, repository: matrix.opam.repository, sections: reporter.sections };
+  return {
+    images,
+    repository: matrix.opam.repository,
+    windowsGroups: groups.map((g) => ({ name: g.name, members: g.members.map((m) => m.distro.name) })),
+  };
 }

@@ -3,16 +3,14 @@
  * project. Thin glue: the knowledge is in libs/, the mapping in nodes.ts.
  */
 import type { CreateNodesV2 } from "@nx/devkit";
-import { loadMatrix } from "../../../libs/matrix/src";
+import { IMAGES_LAYOUT, loadMatrix } from "../../../libs/matrix/src";
 import { makePlan } from "../../../libs/plan/src";
 import { parsePluginOptions, type PluginOptions } from "./config";
 import { imagesProject, projectsByFile } from "./nodes";
 
-/** The files the graph is made from; a change to any of them recomputes it. */
-const MATRIX_GLOB = "images/{*/image.json,compilers.json,opam.json,opam-repository.json}";
-
 export const createNodesV2: CreateNodesV2<Partial<PluginOptions>> = [
-  MATRIX_GLOB,
+  // The files the graph is made from; a change to any of them recomputes it.
+  IMAGES_LAYOUT.planInputsGlob,
   (files, rawOptions, context) => {
     const options = parsePluginOptions(rawOptions);
     const plan = makePlan(loadMatrix(context.workspaceRoot), {
@@ -20,7 +18,7 @@ export const createNodesV2: CreateNodesV2<Partial<PluginOptions>> = [
       pins: "commit",
     });
     const byFile = projectsByFile(plan, options);
-    byFile.set("images/compilers.json", { images: imagesProject(options) });
+    byFile.set(IMAGES_LAYOUT.compilers, { images: imagesProject(options) });
     return files.map((file) => [file, { projects: byFile.get(file) ?? {} }] as const);
   },
 ];

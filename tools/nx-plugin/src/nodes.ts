@@ -4,6 +4,7 @@
  * plan and options give the same configuration, so Nx can cache the graph.
  */
 import type { ProjectConfiguration, TargetConfiguration, TargetDependencyConfig } from "@nx/devkit";
+import { IMAGES_LAYOUT } from "../../../libs/matrix/src/layout";
 import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
 import { builderEnv, buildRecordFile, buildRunFile, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
 
@@ -47,18 +48,19 @@ export const OPAM_COMPILER_FIELDS = ["releases"] as const;
 
 /** The files under images/ (and the fields of them) that an image's Dockerfiles and tags are made from. */
 function dataInputs(image: Image, index: PlanIndex): Input[] {
+  const inWorkspace = (file: string) => `{workspaceRoot}/${file}`;
   const distroFile = (distro: string): Input => ({
-    json: `{workspaceRoot}/images/${distro}/image.json`,
+    json: inWorkspace(IMAGES_LAYOUT.distroFile(distro)),
     excludeFields: [...UNDECIDING_DISTRO_FIELDS[image.kind]],
   });
-  const compilers = "{workspaceRoot}/images/compilers.json";
+  const compilers = inWorkspace(IMAGES_LAYOUT.compilers);
   switch (image.kind) {
     case "opam":
       return [
         distroFile(image.distro),
         { json: compilers, fields: [...OPAM_COMPILER_FIELDS] },
-        "{workspaceRoot}/images/opam.json",
-        "{workspaceRoot}/images/opam-repository.json",
+        inWorkspace(IMAGES_LAYOUT.opam),
+        inWorkspace(IMAGES_LAYOUT.opamRepository),
       ];
     case "compiler":
       return [distroFile(image.distro), compilers];
@@ -186,7 +188,7 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
   return {
     name: image.name,
     // A root of its own that need not exist on disk; every input above is workspace-relative.
-    root: `images/${image.distro}/${image.name}`,
+    root: IMAGES_LAYOUT.projectRoot(image.distro, image.name),
     projectType: "application",
     tags: [`kind:${image.kind}`, `distro:${image.distro}`, ...image.builds.map((b) => `arch:${b.arch}`)],
     implicitDependencies: [...image.dependsOn],
@@ -222,7 +224,7 @@ export function projectsByFile(plan: Plan, options: PluginOptions): Map<string, 
   const index = indexPlan(plan);
   for (const image of plan.images) {
     const owner = image.kind === "windows-all" ? (index.distroOf.get(image.dependsOn[0] ?? "") ?? image.distro) : image.distro;
-    const file = `images/${owner}/image.json`;
+    const file = IMAGES_LAYOUT.distroFile(owner);
     const projects = byFile.get(file) ?? {};
     const project = imageProject(image, index, options);
     projects[project.root] = project;
@@ -235,7 +237,7 @@ export function projectsByFile(plan: Plan, options: PluginOptions): Map<string, 
 export function imagesProject(options: PluginOptions): ProjectConfiguration {
   return {
     name: "images",
-    root: "images",
+    root: IMAGES_LAYOUT.dir,
     projectType: "library",
     tags: ["kind:matrix"],
     targets: {
