@@ -1,12 +1,15 @@
 /**
- * Writes the JSON Schemas of the files under images/ (images/schema/*.schema.json)
- * from the zod schemas, so editors complete and check them. With --check,
- * only reports whether the committed schemas are current.
+ * Writes the JSON Schemas generated from the zod schemas: the files under
+ * images/ (images/schema/*.schema.json), so editors complete and check them,
+ * and the Nx executors' options (tools/nx-plugin/src/executors/*.schema.json),
+ * which `nx run … --help` lists and Nx checks. With --check, only reports
+ * whether the committed schemas are current.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { SCHEMAS } from "../libs/matrix/src";
+import { renderExecutorSchemas } from "./nx-plugin/src/executors/options";
 
 export function renderSchemas(): Map<string, string> {
   const files = new Map<string, string>();
@@ -14,6 +17,7 @@ export function renderSchemas(): Map<string, string> {
     const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
     files.set(`images/schema/${name}.schema.json`, JSON.stringify(json, null, 2) + "\n");
   }
+  for (const [file, text] of renderExecutorSchemas()) files.set(file, text);
   return files;
 }
 
@@ -34,7 +38,7 @@ function main(argv: readonly string[]): number {
       process.stderr.write(`${file} is out of date: run npm run schemas\n`);
       stale++;
     } else {
-      mkdirSync(join(root, "images/schema"), { recursive: true });
+      mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, text);
       process.stdout.write(`wrote ${file}\n`);
     }

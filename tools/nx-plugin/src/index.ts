@@ -2,7 +2,7 @@
  * The Nx plugin: reads images/, makes the plan, and turns every image into a
  * project. Thin glue: the knowledge is in libs/, the mapping in nodes.ts.
  */
-import type { CreateNodesV2 } from "@nx/devkit";
+import type { CreateNodes } from "@nx/devkit";
 import { loadMatrix } from "../../../libs/matrix/src";
 import { makePlan } from "../../../libs/plan/src";
 import { parsePluginOptions, type PluginOptions } from "./config";
@@ -11,7 +11,7 @@ import { imagesProject, projectsByFile } from "./nodes";
 /** The files the graph is made from; a change to any of them recomputes it. */
 const MATRIX_GLOB = "images/{*/image.json,compilers.json,opam.json,opam-repository.json}";
 
-export const createNodesV2: CreateNodesV2<Partial<PluginOptions>> = [
+export const createNodes: CreateNodes<Partial<PluginOptions>> = [
   MATRIX_GLOB,
   (files, rawOptions, context) => {
     const options = parsePluginOptions(rawOptions);
@@ -24,5 +24,8 @@ export const createNodesV2: CreateNodesV2<Partial<PluginOptions>> = [
     return files.map((file) => [file, { projects: byFile.get(file) ?? {} }] as const);
   },
 ];
+
+/** The deprecated name of the same export, for Nx versions that look only for it; Nx 24 reads `createNodes` first. */
+export const createNodesV2 = createNodes;
 
 export const name = "ocaml-base-images";

@@ -19,27 +19,11 @@ import {
   resolveSettings,
   writeWhole,
   type BuildRecord,
-  type RegistrySettings,
   type RenderedContext,
 } from "./shared";
+import { parseOptions, type BuildOptions } from "./options";
 
-export interface BuildOptions {
-  readonly image: string;
-  readonly arch: string;
-  /** The staging tag's name part, e.g. `debian-13-opam-amd64`. */
-  readonly tag: string;
-  /** The image this one is built FROM (same arch), if any. */
-  readonly parent?: { readonly image: string; readonly arch: string };
-  readonly os: "linux" | "windows";
-  readonly builder?: string;
-  readonly stagingRepo: string;
-  readonly registry?: RegistrySettings;
-  readonly dryRun?: boolean;
-  /** Build without the `# syntax=` line, with BuildKit's built-in frontend (for builders that cannot pull it). */
-  readonly builtinFrontend?: boolean;
-  /** Every build is redone once per this many days (0: never on schedule). */
-  readonly rebuildPeriodDays?: number;
-}
+export type { BuildOptions };
 
 const SYNTAX_LINE = /^# syntax=[^\n]*\n\n?/;
 
@@ -60,7 +44,13 @@ export function buildId(parts: {
 
 /** Builds one image for one arch; `say` receives the progress lines. */
 export async function runBuild(rawOptions: BuildOptions, root: string, say: (line: string) => void): Promise<boolean> {
-  const resolved = resolveSettings(rawOptions);
+  let resolved: BuildOptions;
+  try {
+    resolved = resolveSettings(parseOptions("build", rawOptions));
+  } catch (e) {
+    say((e as Error).message);
+    return false;
+  }
   const options = { ...resolved, builder: process.env[builderEnv(resolved.arch)] || resolved.builder };
   const label = `${options.image} (${options.arch})`;
   const platform = `${options.os}/${options.arch}`;

@@ -15,25 +15,24 @@ import {
   writeWhole,
   type BuildRecord,
   type PublishRecord,
-  type RegistrySettings,
 } from "./shared";
+import { parseOptions, type PublishOptions } from "./options";
 
-export interface PublishOptions {
-  readonly image: string;
-  /** Each public name, and the builds (image and arch) it joins. */
-  readonly manifests: readonly { readonly name: string; readonly sources: readonly { readonly image: string; readonly arch: string }[] }[];
-  readonly stagingRepo: string;
-  readonly publicRepo: string;
-  readonly registry?: RegistrySettings;
-  readonly dryRun?: boolean;
-}
+export type { PublishOptions };
 
 /** Publishes one image's manifest lists; `say` receives the progress lines. */
 export async function runPublish(rawOptions: PublishOptions, root: string, say: (line: string) => void): Promise<boolean> {
-  const options = resolveSettings(rawOptions);
+  let options: PublishOptions;
+  try {
+    options = resolveSettings(parseOptions("publish", rawOptions));
+  } catch (e) {
+    say((e as Error).message);
+    return false;
+  }
   const session = openSession(options, say);
   try {
     const manifests: PublishRecord["manifests"][number][] = [];
+    if (!options.manifests) throw new Error("no manifests to publish were given");
     for (const manifest of options.manifests) {
       const builds = manifest.sources.map((s) =>
         readJson<BuildRecord>(buildRecordPath(root, s.image, s.arch), `the build of ${s.image} (${s.arch})`),

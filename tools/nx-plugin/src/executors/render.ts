@@ -9,15 +9,12 @@ import type { ExecutorContext, TaskGraph } from "@nx/devkit";
 import { loadMatrix } from "../../../../libs/matrix/src";
 import { makePlan, type Plan } from "../../../../libs/plan/src";
 import { renderDir, resolveSettings, say, writeWhole, type RenderedContext } from "./shared";
+import { parseOptions, type RenderOptions } from "./options";
 
 /** Nx's batch result: one entry per task id. */
 type BatchExecutorResult = Record<string, { success: boolean; terminalOutput: string; startTime?: number; endTime?: number }>;
 
-export interface RenderOptions {
-  readonly image: string;
-  readonly stagingRepo: string;
-  readonly publicRepo: string;
-}
+export type { RenderOptions };
 
 function writeImage(root: string, plan: Plan, imageName: string): string {
   const image = plan.images.find((i) => i.name === imageName);
@@ -42,9 +39,15 @@ function planFor(root: string, options: RenderOptions): Plan {
   });
 }
 
-export default async function render(options: RenderOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  say(writeImage(context.root, planFor(context.root, options), options.image));
-  return { success: true };
+export default async function render(rawOptions: RenderOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  try {
+    const options = parseOptions("render", rawOptions);
+    say(writeImage(context.root, planFor(context.root, options), options.image));
+    return { success: true };
+  } catch (e) {
+    say((e as Error).message);
+    return { success: false };
+  }
 }
 
 export async function renderBatch(
@@ -56,14 +59,16 @@ export async function renderBatch(
   const results: BatchExecutorResult = {};
   const plans = new Map<string, Plan>();
   for (const taskId of Object.keys(taskGraph.tasks)) {
-    const options = inputs[taskId] as RenderOptions;
     const start = Date.now();
     try {
+      const options = parseOptions("render", inputs[taskId]);
       const key = `${options.stagingRepo} ${options.publicRepo}`;
       const plan = plans.get(key) ?? planFor(context.root, options);
       plans.set(key, plan);
       results[taskId] = { success: true, terminalOutput: writeImage(context.root, plan, options.image), startTime: start, endTime: Date.now() };
     } catch (e) {
+      // Nx does not print a batch task's terminalOutput as it runs: say why it failed.
+      say((e as Error).message);
       results[taskId] = { success: false, terminalOutput: (e as Error).message, startTime: start, endTime: Date.now() };
     }
   }
