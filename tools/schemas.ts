@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { SCHEMAS } from "../libs/matrix/src";
+import { readCommandLine } from "./cli";
 import { renderExecutorSchemas } from "./nx-plugin/src/executors/options";
 
 export function renderSchemas(): Map<string, string> {
@@ -21,9 +22,18 @@ export function renderSchemas(): Map<string, string> {
   return files;
 }
 
+const SCHEMAS_CLI = {
+  name: "schemas",
+  usage: "npm run -s schemas [-- --check]",
+  summary: "Writes the JSON Schemas generated from the zod schemas: images/schema/ and the Nx executors' option schemas.",
+  options: {
+    check: { kind: "flag", description: "write nothing; fail (exit 1) naming each schema file that is out of date" },
+  },
+} as const;
+
 function main(argv: readonly string[]): number {
   const root = process.cwd();
-  const check = argv.includes("--check");
+  const { check } = readCommandLine(SCHEMAS_CLI, argv);
   let stale = 0;
   for (const [file, text] of renderSchemas()) {
     const path = join(root, file);

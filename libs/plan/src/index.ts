@@ -1,2 +1,3 @@
 export * from "./plan";
 export { printReference } from "./print";
+export { printSummary } from "./summary";
