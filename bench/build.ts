@@ -10,13 +10,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { execa } from "execa";
 import { makeOpamRepository, makeTestBase, requireDockerEnvironment, withLogin } from "../tools/testing/docker";
+import { readCommandLine } from "../tools/cli";
 import { createWorkspace, smallFixture } from "../tools/testing/workspace";
 
-const { values } = parseArgs({ options: { images: { type: "string", default: "4" } } });
-const count = Math.max(1, Number(values.images));
+const values = readCommandLine({
+  name: "bench:build",
+  usage: "npm run bench:build [-- --images=4]",
+  summary: "Times nx run-many -t build-amd64 over N compiler images against a plain docker buildx loop; needs tools/ci/setup-docker.sh.",
+  options: { images: { kind: "count", value: "n", default: 4, description: "how many compiler images to build" } },
+} as const);
+const count = values.images;
 
 async function main(): Promise<void> {
   const env = requireDockerEnvironment();

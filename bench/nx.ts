@@ -13,12 +13,17 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { execaSync } from "execa";
+import { readCommandLine } from "../tools/cli";
 import { createWorkspace, PROJECT_ROOT } from "../tools/testing/workspace";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
-const runs = Math.max(1, Number(values.runs));
+const values = readCommandLine({
+  name: "bench:nx",
+  usage: "npm run bench:nx [-- --runs=5]",
+  summary: "Times what the plugin costs Nx on the full matrix (nx show projects, run-many -t render, createNodes); prints medians.",
+  options: { runs: { kind: "count", value: "n", default: 5, description: "how many times to measure each command" } },
+} as const);
+const runs = values.runs;
 const NX = join(PROJECT_ROOT, "node_modules/.bin/nx");
 const ENV = { NX_DAEMON: "false", NX_NO_CLOUD: "true", NX_TUI: "false" };
 const GNU_TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;

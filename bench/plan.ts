@@ -5,13 +5,18 @@
  *   npm run bench:plan [-- --runs 20]
  */
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { loadMatrix } from "../libs/matrix/src";
 import { makePlan, printReference } from "../libs/plan/src";
 import { UPSTREAM_REPOSITORIES } from "../libs/tags/src";
+import { readCommandLine } from "../tools/cli";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "20" } } });
-const runs = Math.max(1, Number(values.runs));
+const values = readCommandLine({
+  name: "bench:plan",
+  usage: "npm run bench:plan [-- --runs=20]",
+  summary: "Times reading and validating images/, making the plan and printing it; prints medians.",
+  options: { runs: { kind: "count", value: "n", default: 20, description: "how many times to measure" } },
+} as const);
+const runs = values.runs;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 const times = { load: [] as number[], plan: [] as number[], print: [] as number[], total: [] as number[] };

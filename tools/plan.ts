@@ -1,42 +1,52 @@
 /**
  * Prints the build plan.
  *
- *   npm run -s plan                        every build and push, with real pins
- *   npm run -s plan -- --format=reference  the upstream pipeline's dump format and names
- *   npm run -s plan -- --format=json       images, builds and manifests as JSON
- *   npm run plan:update                    rewrites the committed plan, images/builds.expected (--update)
+ *   npm run -s plan                          per distro: arches, images, builds, manifests; totals
+ *   npm run -s plan -- --format=dockerfiles  every build with its Dockerfile, and every push
+ *   npm run -s plan -- --format=reference    the upstream pipeline's dump format and names
+ *   npm run -s plan -- --format=json         images, builds and manifests as JSON
+ *   npm run plan:update                      rewrites images/builds.expected (the reviewed plan; --update)
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../libs/matrix/src";
-import { makePlan, printReference, type Plan } from "../libs/plan/src";
+import { makePlan, printReference, printSummary, type Plan } from "../libs/plan/src";
 import { UPSTREAM_REPOSITORIES, type Repositories } from "../libs/tags/src";
+import { readCommandLine } from "./cli";
 
-const FORMATS = ["text", "reference", "json"] as const;
-type Format = (typeof FORMATS)[number];
+const FORMATS = ["summary", "dockerfiles", "reference", "json"] as const;
+
+export const PLAN_CLI = {
+  name: "plan",
+  usage: "npm run -s plan -- [options]",
+  summary: "Prints the build plan made from images/: by default a summary per distro.",
+  options: {
+    format: {
+      kind: "string",
+      value: "format",
+      choices: FORMATS,
+      default: "summary",
+      description:
+        "summary: per distro, its arches, images, builds and manifests; dockerfiles: every build with its Dockerfile, and every push; " +
+        "reference: the upstream pipeline's dump (upstream names, branch pins); json: images, builds and manifests",
+    },
+    root: { kind: "string", value: "dir", description: "the workspace whose images/ to read (default: the current directory)" },
+    staging: { kind: "string", value: "repo", description: `the staging repository (default: ${UPSTREAM_REPOSITORIES.staging}; not with reference)` },
+    public: { kind: "string", value: "repo", description: `the public repository (default: ${UPSTREAM_REPOSITORIES.public}; not with reference)` },
+    write: { kind: "string", value: "file", description: "write to this file (relative to the root) instead of stdout" },
+    update: { kind: "flag", description: "rewrite the committed plan, images/builds.expected, in the dockerfiles format" },
+  },
+} as const;
 
 function planJson(plan: Plan): string {
   return JSON.stringify(plan.images, null, 2) + "\n";
 }
 
-function main(argv: readonly string[]): number {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      format: { type: "string", default: "text" },
-      root: { type: "string", default: process.cwd() },
-      staging: { type: "string" },
-      public: { type: "string" },
-      write: { type: "string" },
-      update: { type: "boolean", default: false },
-    },
-  });
-  const format = values.format as Format;
-  if (!FORMATS.includes(format)) {
-    process.stderr.write(`plan: --format must be one of ${FORMATS.join(", ")}, not "${values.format}"\n`);
-    return 2;
-  }
+function main(): number {
+  const values = readCommandLine(PLAN_CLI);
+  const root = values.root ?? process.cwd();
+  // --update: the committed plan, in the dockerfiles format, where the layout keeps it.
+  const format = values.update ? "dockerfiles" : values.format;
   // The reference format reproduces the upstream dump: upstream repositories and branch names for pins.
   const repositories: Repositories =
     format === "reference"
@@ -47,7 +57,7 @@ function main(argv: readonly string[]): number {
         };
   let plan: Plan;
   try {
-    plan = makePlan(loadMatrix(values.root), { repositories, pins: format === "reference" ? "branch" : "commit" });
+    plan = makePlan(loadMatrix(root), { repositories, pins: format === "reference" ? "branch" : "commit" });
   } catch (e) {
     if (e instanceof MatrixError) {
       process.stderr.write(`${e.message}\n`);
@@ -55,11 +65,16 @@ function main(argv: readonly string[]): number {
     }
     throw e;
   }
-  const text = format === "json" ? planJson(plan) : printReference(plan);
+  const text =
+    format === "json"
+      ? planJson(plan)
+      : format === "summary"
+        ? `${printSummary(plan)}\nEvery Dockerfile: --format=dockerfiles; the upstream dump: --format=reference; more: --help\n`
+        : printReference(plan);
   const target = values.update ? IMAGES_LAYOUT.buildsExpected : values.write;
-  if (target) writeFileSync(join(values.root, target), text);
+  if (target) writeFileSync(join(root, target), text);
   else process.stdout.write(text);
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = main();

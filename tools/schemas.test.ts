@@ -16,3 +16,32 @@ describe("images/schema", () => {
     expect(JSON.stringify(schema.properties.arches)).toContain("riscv64");
   });
 });
+
+describe("the Nx executors' schemas", () => {
+  const executors = JSON.parse(readFileSync(join(__dirname, "nx-plugin/executors.json"), "utf8")).executors as Record<string, { schema: string }>;
+
+  it("are the files executors.json names, generated, in Nx's version 2 format", () => {
+    const files = renderSchemas();
+    for (const [name, executor] of Object.entries(executors)) {
+      const text = files.get(join("tools/nx-plugin", executor.schema));
+      expect(text, name).toBeDefined();
+      expect(JSON.parse(text ?? "{}")).toMatchObject({ version: 2, type: "object" });
+    }
+  });
+
+  it("type and describe every option", () => {
+    const files = renderSchemas();
+    type Property = { type?: string; description?: string; properties?: Record<string, Property> };
+    const check = (where: string, properties: Record<string, Property>) => {
+      for (const [name, property] of Object.entries(properties)) {
+        expect(property.type, `${where}.${name}`).toBeTruthy();
+        expect(property.description, `${where}.${name}`).toBeTruthy();
+        if (property.properties) check(`${where}.${name}`, property.properties);
+      }
+    };
+    for (const executor of Object.values(executors)) {
+      const schema = JSON.parse(files.get(join("tools/nx-plugin", executor.schema)) ?? "{}") as Property;
+      check(executor.schema, schema.properties ?? {});
+    }
+  });
+});

@@ -1,12 +1,16 @@
 /**
- * Writes the JSON Schemas of the files under images/ (images/schema/*.schema.json)
- * from the zod schemas, so editors complete and check them. With --check,
- * only reports whether the committed schemas are current.
+ * Writes the JSON Schemas generated from the zod schemas: the files under
+ * images/ (images/schema/*.schema.json), so editors complete and check them,
+ * and the Nx executors' options (tools/nx-plugin/src/executors/*.schema.json),
+ * which `nx run … --help` lists and Nx checks. With --check, only reports
+ * whether the committed schemas are current.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { IMAGES_LAYOUT, SCHEMAS } from "../libs/matrix/src";
+import { readCommandLine } from "./cli";
+import { renderExecutorSchemas } from "./nx-plugin/src/executors/options";
 
 export function renderSchemas(): Map<string, string> {
   const files = new Map<string, string>();
@@ -14,12 +18,22 @@ export function renderSchemas(): Map<string, string> {
     const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
     files.set(IMAGES_LAYOUT.schemaFile(name), JSON.stringify(json, null, 2) + "\n");
   }
+  for (const [file, text] of renderExecutorSchemas()) files.set(file, text);
   return files;
 }
 
+const SCHEMAS_CLI = {
+  name: "schemas",
+  usage: "npm run -s schemas [-- --check]",
+  summary: "Writes the JSON Schemas generated from the zod schemas: images/schema/ and the Nx executors' option schemas.",
+  options: {
+    check: { kind: "flag", description: "write nothing; fail (exit 1) naming each schema file that is out of date" },
+  },
+} as const;
+
 function main(argv: readonly string[]): number {
   const root = process.cwd();
-  const check = argv.includes("--check");
+  const { check } = readCommandLine(SCHEMAS_CLI, argv);
   let stale = 0;
   for (const [file, text] of renderSchemas()) {
     const path = join(root, file);

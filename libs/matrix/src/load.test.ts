@@ -2,7 +2,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadMatrix, loadUpstream, MatrixError } from ".";
+import { closest, loadMatrix, loadUpstream, MatrixError } from ".";
+import { FAMILIES } from "../../distros/src";
+import { ARCHES } from "../../ocaml/src";
 
 const WORKSPACE = join(__dirname, "../../..");
 
@@ -40,7 +42,7 @@ describe("loadMatrix", () => {
 
   it("names the file and field of an unknown family", () => {
     edit("images/debian-12/image.json", (j) => (j.family = "gentoo"));
-    expect(problems()).toEqual([expect.stringMatching(/^images\/debian-12\/image\.json: family: .*"alpine"/)]);
+    expect(problems()).toEqual([expect.stringMatching(/^images\/debian-12\/image\.json: family: "gentoo" is not a family; known: .*alpine/)]);
   });
 
   it("names the file and field of a bad arch", () => {
@@ -53,12 +55,12 @@ describe("loadMatrix", () => {
 
   it("names the file and field of a bad version", () => {
     edit("images/compilers.json", (j) => ((j.releases as string[])[1] = "4.14.x"));
-    expect(problems()).toEqual(["images/compilers.json: releases.1: not an OCaml version (MAJOR.MINOR[.PATCH][~PRERELEASE][+VARIANT])"]);
+    expect(problems()).toEqual(['images/compilers.json: releases.1: "4.14.x" is not an OCaml version (MAJOR.MINOR[.PATCH][~PRERELEASE][+VARIANT])']);
   });
 
   it("names the file and field of a bad version range", () => {
     edit("images/alpine-3.23/image.json", (j) => (j.arches = { amd64: ">=five" }));
-    expect(problems()).toEqual([expect.stringMatching(/^images\/alpine-3\.23\/image\.json: arches\.amd64: not a version range/)]);
+    expect(problems()).toEqual([expect.stringMatching(/^images\/alpine-3\.23\/image\.json: arches\.amd64: ">=five" is not a version range/)]);
   });
 
   it("names the file and field that is missing", () => {
@@ -112,7 +114,7 @@ describe("loadMatrix", () => {
     expect(loadUpstream(WORKSPACE)["ocaml-dockerfile"].url).toBe("https://github.com/ocurrent/ocaml-dockerfile");
     edit("images/upstream.json", (j) => ((j["ocaml-dockerfile"] as Record<string, unknown>).commit = "8.4.2"));
     expect(() => loadUpstream(root)).toThrow(
-      "images/upstream.json: ocaml-dockerfile.commit: not a full 40-character git commit id",
+      'images/upstream.json: ocaml-dockerfile.commit: "8.4.2" is not a full 40-character git commit id',
     );
   });
 
@@ -121,9 +123,9 @@ describe("loadMatrix", () => {
     edit("images/ubuntu-24.04/image.json", (j) => (j.tierr = 2));
     writeFileSync(join(root, "images/opam-repository.json"), "{ nope");
     const found = problems();
-    expect(found).toContain("images/opam.json: builds.0.commit: not a full 40-character git commit id");
-    expect(found).toContainEqual(expect.stringMatching(/^images\/ubuntu-24\.04\/image\.json: \(top level\): .*tierr/));
-    expect(found).toContainEqual(expect.stringMatching(/^images\/opam-repository\.json: \(top level\): not valid JSON/));
+    expect(found).toContain('images/opam.json: builds.0.commit: "2.1" is not a full 40-character git commit id');
+    expect(found).toContain('images/ubuntu-24.04/image.json: (top level): unknown field "tierr"; did you mean "tier"?');
+    expect(found).toContainEqual(expect.stringMatching(/^images\/opam-repository\.json:1:3: not valid JSON: /));
   });
 
   it("refuses two default distros and a name claimed twice", () => {
@@ -131,5 +133,47 @@ describe("loadMatrix", () => {
     expect(problems()).toEqual([expect.stringMatching(/default: exactly one distro must be the default, found 2$/)]);
     edit("images/debian-12/image.json", (j) => ((j.default = false), (j.aliases = ["debian"])));
     expect(problems()).toEqual(['images/debian-13/image.json: aliases: "debian" is already a name of images/debian-12/image.json']);
+  });
+
+  it("quotes an unknown arch and lists the known ones", () => {
+    edit("images/fedora-42/image.json", (j) => (j.arches = { amd64: "", aarch64: "" }));
+    expect(problems()).toEqual([`images/fedora-42/image.json: arches: unknown arch "aarch64"; known: ${ARCHES.join(", ")}`]);
+  });
+
+  it("suggests the family a misspelt one is near, and lists them all when none is", () => {
+    edit("images/alpine-3.23/image.json", (j) => (j.family = "alpnie"));
+    edit("images/debian-12/image.json", (j) => (j.family = "gentoo"));
+    expect(problems()).toEqual([
+      'images/alpine-3.23/image.json: family: "alpnie" is not a family; did you mean "alpine"?',
+      `images/debian-12/image.json: family: "gentoo" is not a family; known: ${FAMILIES.join(", ")}`,
+    ]);
+  });
+
+  it("quotes a value of the wrong type and lists the choices of a closed set", () => {
+    edit("images/archlinux/image.json", (j) => ((j.tier = 4), (j.version = 2026)));
+    expect(problems()).toEqual([
+      "images/archlinux/image.json: version: expected string, got 2026",
+      "images/archlinux/image.json: tier: 4 is not one of: 1, 2, 3",
+    ]);
+  });
+
+  it("gives the line and column of a JSON syntax error, with every other problem", () => {
+    writeFileSync(join(root, "images/debian-13/image.json"), '{\n  "family": "debian",\n  "version": "13"\n  "title": "x"\n}\n');
+    edit("images/compilers.json", (j) => (j.releases = ["5.4.x"]));
+    expect(problems()).toEqual([
+      'images/compilers.json: releases.0: "5.4.x" is not an OCaml version (MAJOR.MINOR[.PATCH][~PRERELEASE][+VARIANT])',
+      // The parser stops at the token after the missing comma: line 4, column 3.
+      "images/debian-13/image.json:4:3: not valid JSON: Expected ',' or '}' after property value",
+    ]);
+  });
+});
+
+describe("closest", () => {
+  it("finds a slip of a letter or two, and nothing for another word", () => {
+    expect(closest("alpnie", FAMILIES)).toBe("alpine");
+    expect(closest("amd46", ARCHES)).toBe("amd64");
+    expect(closest("fedra", FAMILIES)).toBe("fedora");
+    expect(closest("gentoo", FAMILIES)).toBeUndefined();
+    expect(closest("x", ["y"])).toBeUndefined();
   });
 });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { z } from "zod";
 import { FAMILY_FACTS, familyUses, type Distro, type DistroBase, type Matrix, type OpamBuild } from "../../distros/src";
 import { parseRange, parseVersion } from "../../ocaml/src";
+import { describeIssue, describeJsonError } from "./problems";
 import {
   compilersFileSchema,
   distroFileSchema,
@@ -30,23 +31,17 @@ export class MatrixError extends Error {
 
 type Source = { readonly file: string; readonly text: string };
 
-function fieldPath(path: readonly PropertyKey[]): string {
-  return path.length ? path.map(String).join(".") : "(top level)";
-}
-
 function parseFile<S extends z.ZodType>(schema: S, source: Source, problems: string[]): z.output<S> | undefined {
   let json: unknown;
   try {
     json = JSON.parse(source.text);
   } catch (e) {
-    problems.push(`${source.file}: (top level): not valid JSON: ${(e as Error).message}`);
+    problems.push(describeJsonError(source.file, source.text, e as Error));
     return undefined;
   }
-  const result = schema.safeParse(json, {
-    error: (issue) => (issue.code === "invalid_type" && issue.input === undefined ? "required, but missing" : undefined),
-  });
+  const result = schema.safeParse(json, { reportInput: true });
   if (result.success) return result.data;
-  for (const issue of result.error.issues) problems.push(`${source.file}: ${fieldPath(issue.path)}: ${issue.message}`);
+  for (const issue of result.error.issues) for (const line of describeIssue(issue, schema)) problems.push(`${source.file}: ${line}`);
   return undefined;
 }
 

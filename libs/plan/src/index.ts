@@ -1,2 +1,3 @@
 export * from "./plan";
 export { buildLabel, printReference, referenceSections, type Section, type Step } from "./print";
+export { printSummary } from "./summary";

@@ -2,13 +2,13 @@
  * The Nx plugin: reads images/, makes the plan, and turns every image into a
  * project. Thin glue: the knowledge is in libs/, the mapping in nodes.ts.
  */
-import type { CreateNodesV2 } from "@nx/devkit";
+import type { CreateNodes } from "@nx/devkit";
 import { IMAGES_LAYOUT, loadMatrix } from "../../../libs/matrix/src";
 import { makePlan } from "../../../libs/plan/src";
 import { parsePluginOptions, type PluginOptions } from "./config";
 import { imagesProject, projectsByFile } from "./nodes";
 
-export const createNodesV2: CreateNodesV2<Partial<PluginOptions>> = [
+export const createNodes: CreateNodes<Partial<PluginOptions>> = [
   // The files the graph is made from; a change to any of them recomputes it.
   IMAGES_LAYOUT.planInputsGlob,
   (files, rawOptions, context) => {
@@ -22,5 +22,8 @@ export const createNodesV2: CreateNodesV2<Partial<PluginOptions>> = [
     return files.map((file) => [file, { projects: byFile.get(file) ?? {} }] as const);
   },
 ];
+
+/** The deprecated name of the same export, for Nx versions that look only for it; Nx 24 reads `createNodes` first. */
+export const createNodesV2 = createNodes;
 
 export const name = "ocaml-base-images";

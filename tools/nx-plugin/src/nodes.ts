@@ -85,6 +85,7 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
     ],
     outputs: [`${out}/render`],
     cache: true,
+    metadata: targetMetadata(image.name, "render"),
   };
 }
 
@@ -142,6 +143,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
     ],
     outputs: [`{workspaceRoot}/${distDir(image.name)}/${buildRecordFile(arch)}`, `{workspaceRoot}/${distDir(image.name)}/${buildRunFile(arch)}`],
     cache: true,
+    metadata: targetMetadata(image.name, `build-${arch}`),
   };
 }
 
@@ -177,6 +179,7 @@ function publishTarget(image: Image, options: PluginOptions): TargetConfiguratio
     ],
     outputs: [`{workspaceRoot}/${distDir(image.name)}/publish.json`],
     cache: true,
+    metadata: targetMetadata(image.name, "publish"),
   };
 }
 
@@ -197,6 +200,8 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
       description: describe(image),
       ...(image.compiler ? { compiler: image.compiler } : {}),
       tags: image.manifests.map((m) => m.tag),
+      technologies: ["docker"],
+      targetGroups: targetGroups(Object.keys(targets)),
     },
   };
 }
@@ -246,8 +251,57 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
         options: { stagingRepo: options.stagingRepo, registry: options.registry },
         // It asks upstream what moved: never answered from a cache.
         cache: false,
+        metadata: targetMetadata("images", "update-pins"),
       },
     },
-    metadata: { description: "the declared matrix and its pins" },
+    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"] } },
   };
+}
+
+/** What each kind of target says about itself in `nx show project` and the graph's project view. */
+const TARGET_INFO = {
+  render: {
+    description: "Writes the image's Dockerfile per arch and its build context description under dist/images/<image>/render/.",
+    technologies: [],
+    example: {},
+  },
+  build: {
+    description: "Builds the image for one arch with docker buildx and pushes it to the staging repository; a build already there is reused.",
+    technologies: ["docker"],
+    example: { dryRun: true },
+  },
+  publish: {
+    description: "Joins the image's staging builds into its public tags and aliases (multi-arch manifest lists, by digest).",
+    technologies: ["docker"],
+    example: { dryRun: true },
+  },
+  // It asks git (ls-remote) and registries (HTTP) what moved; it runs no docker command.
+  "update-pins": {
+    description: "Moves the pins in images/ to the current upstream commits and base image digests; --check only reports them.",
+    technologies: [],
+    example: { check: true },
+  },
+} as const satisfies Record<string, { description: string; technologies: readonly string[]; example: Record<string, unknown> }>;
+
+type TargetKind = keyof typeof TARGET_INFO;
+type TargetMetadata = NonNullable<TargetConfiguration["metadata"]>;
+
+function targetMetadata(project: string, target: string): TargetMetadata {
+  const info = TARGET_INFO[(target.startsWith("build-") ? "build" : target) as TargetKind];
+  return {
+    description: info.description,
+    ...(info.technologies.length > 0 ? { technologies: [...info.technologies] } : {}),
+    // The graph's project view runs this command and shows its output: every option, from the executor's schema.
+    help: { command: `npx nx run ${project}:${target} --help`, example: Object.keys(info.example).length > 0 ? { options: { ...info.example } } : {} },
+  };
+}
+
+/** The targets of an image, grouped as `nx show project --web` and editor consoles list them. */
+function targetGroups(targets: readonly string[]): Record<string, string[]> {
+  const groups: Record<string, string[]> = {
+    render: targets.filter((t) => t === "render"),
+    build: targets.filter((t) => t.startsWith("build-")),
+    publish: targets.filter((t) => t === "publish"),
+  };
+  return Object.fromEntries(Object.entries(groups).filter(([, members]) => members.length > 0));
 }

@@ -21,28 +21,12 @@ import {
   writeWhole,
   type BuildRecord,
   type BuildRun,
-  type RegistrySettings,
   type RenderedContext,
   type Session,
 } from "./shared";
+import { failureLine, parseOptions, type BuildOptions } from "./options";
 
-export interface BuildOptions {
-  readonly image: string;
-  readonly arch: string;
-  /** The staging tag's name part, e.g. `debian-13-opam-amd64`. */
-  readonly tag: string;
-  /** The image this one is built FROM (same arch), if any. */
-  readonly parent?: { readonly image: string; readonly arch: string };
-  readonly os: "linux" | "windows";
-  readonly builder?: string;
-  readonly stagingRepo: string;
-  readonly registry?: RegistrySettings;
-  readonly dryRun?: boolean;
-  /** Build without the `# syntax=` line, with BuildKit's built-in frontend (for builders that cannot pull it). */
-  readonly builtinFrontend?: boolean;
-  /** Every build is redone once per this many days (0: never on schedule). */
-  readonly rebuildPeriodDays?: number;
-}
+export type { BuildOptions };
 
 const SYNTAX_LINE = /^# syntax=[^\n]*\n\n?/;
 
@@ -153,7 +137,7 @@ async function realBuild(build: PreparedBuild, options: BuildOptions, session: S
 export async function runBuild(rawOptions: BuildOptions, root: string, log: TaskLog): Promise<boolean> {
   const label = `${rawOptions.image} (${rawOptions.arch})`;
   try {
-    const resolved = resolveSettings(rawOptions);
+    const resolved = resolveSettings(parseOptions("build", rawOptions));
     const options = { ...resolved, builder: process.env[builderEnv(resolved.arch)] || resolved.builder };
     const build = prepare(options, root);
     const startedAt = new Date().toISOString();
@@ -183,7 +167,7 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
     if (options.dryRun) log.say(`${label}: dry run: nothing was built, nothing sent to a registry`);
     return true;
   } catch (e) {
-    log.say(`${label}: build failed: ${(e as Error).message}`);
+    log.say(failureLine(label, "build", e));
     return false;
   }
 }

@@ -17,22 +17,16 @@ import {
   type BuildRecord,
   type PublishRecord,
   type RenderedManifests,
-  type RegistrySettings,
 } from "./shared";
+import { failureLine, parseOptions, type PublishOptions } from "./options";
 
-export interface PublishOptions {
-  readonly image: string;
-  readonly stagingRepo: string;
-  readonly publicRepo: string;
-  readonly registry?: RegistrySettings;
-  readonly dryRun?: boolean;
-}
+export type { PublishOptions };
 
 /** Publishes one image's manifest lists, or in a dry run says what it would push. */
 export async function runPublish(rawOptions: PublishOptions, root: string, log: TaskLog): Promise<boolean> {
   const say = (line: string) => log.say(`${rawOptions.image}: ${line}`);
   try {
-    const options = resolveSettings(rawOptions);
+    const options = resolveSettings(parseOptions("publish", rawOptions));
     const publicRepo = repositoryName(parseReference(`${options.publicRepo}:x`));
     const rendered = readJson<RenderedManifests>(manifestsPath(root, options.image), `the tags of ${options.image}`);
     const wanted = rendered.manifests.map((manifest) => {
@@ -81,7 +75,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
     if (options.dryRun) say("dry run: no tag was created or moved");
     return true;
   } catch (e) {
-    say(`publish failed: ${(e as Error).message}`);
+    log.say(failureLine(rawOptions.image, "publish", e));
     return false;
   }
 }

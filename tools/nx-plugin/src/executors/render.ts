@@ -9,12 +9,9 @@ import { loadMatrix } from "../../../../libs/matrix/src";
 import { makePlan, type Build, type Image, type Plan } from "../../../../libs/plan/src";
 import { executorOf, type TaskLog } from "./batch";
 import { manifestsPath, renderDir, resolveRepositories, writeWhole, type RenderedContext, type RenderedManifests } from "./shared";
+import { failureLine, parseOptions, type RenderOptions } from "./options";
 
-export interface RenderOptions {
-  readonly image: string;
-  readonly stagingRepo: string;
-  readonly publicRepo: string;
-}
+export type { RenderOptions };
 
 /** The build each staging tag of the plan names, to turn a manifest's sources into builds. */
 const buildsByTag = new WeakMap<Plan, ReadonlyMap<string, Build>>();
@@ -71,12 +68,13 @@ function planFor(root: string, options: RenderOptions): Plan {
 }
 
 /** Renders one image; `log` receives what was written. */
-export async function runRender(options: RenderOptions, root: string, log: TaskLog): Promise<boolean> {
+export async function runRender(rawOptions: RenderOptions, root: string, log: TaskLog): Promise<boolean> {
   try {
+    const options = parseOptions("render", rawOptions);
     log.say(writeImage(root, planFor(root, options), options.image, resolveRepositories(options).public));
     return true;
   } catch (e) {
-    log.say(`${options.image}: render failed: ${(e as Error).message}`);
+    log.say(failureLine(rawOptions.image, "render", e));
     return false;
   }
 }

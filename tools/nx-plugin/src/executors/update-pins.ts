@@ -10,12 +10,9 @@ import type { ExecutorContext } from "@nx/devkit";
 import { parseReference, RegistryClient, readCredentials, realRunner, runChecked, storedCredentials } from "../../../../libs/docker/src";
 import { describeChange, updatePins, type Upstream } from "../../../../libs/pins/src";
 import { resolveSettings, say, type RegistrySettings } from "./shared";
+import { parseOptions, type UpdatePinsOptions } from "./options";
 
-export interface UpdatePinsOptions {
-  readonly check?: boolean;
-  readonly stagingRepo: string;
-  readonly registry?: RegistrySettings;
-}
+export type { UpdatePinsOptions };
 
 export function liveUpstream(settings: { registry?: RegistrySettings }): Upstream {
   const runner = realRunner();
@@ -40,7 +37,13 @@ export function liveUpstream(settings: { registry?: RegistrySettings }): Upstrea
 }
 
 export default async function updatePinsExecutor(rawOptions: UpdatePinsOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  const options = resolveSettings(rawOptions);
+  let options: UpdatePinsOptions;
+  try {
+    options = resolveSettings(parseOptions("update-pins", rawOptions));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return { success: false };
+  }
   try {
     const changes = await updatePins(context.root, liveUpstream(options), { write: !options.check });
     for (const change of changes) say(describeChange(change));

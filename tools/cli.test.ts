@@ -1,0 +1,136 @@
+/**
+ * Every command-line entry point, spawned for real: --help, one-line refusals
+ * (exit 2), a quiet exit when stdout's reader goes away; and what plan prints.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { loadMatrix } from "../libs/matrix/src";
+import { makePlan, printReference } from "../libs/plan/src";
+import { UPSTREAM_REPOSITORIES } from "../libs/tags/src";
+import { parseCommandLine } from "./cli";
+import { PROJECT_ROOT } from "./testing/workspace";
+
+async function run(file: string, args: readonly string[]) {
+  const result = await execa("node", ["-r", "@swc-node/register", file, ...args], { cwd: PROJECT_ROOT, reject: false });
+  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** Each entry point, an option it has, a bad value for it, and a flag it does not have. */
+const ENTRY_POINTS = [
+  { file: "tools/plan.ts", option: "--format", bad: "xml" },
+  { file: "tools/schemas.ts", option: "--check", bad: "yes" },
+  { file: "bench/plan.ts", option: "--runs", bad: "many" },
+  { file: "bench/nx.ts", option: "--runs", bad: "0" },
+  { file: "bench/build.ts", option: "--images", bad: "-3" },
+] as const;
+
+describe.each(ENTRY_POINTS)("$file", ({ file, option, bad }) => {
+  it("answers --help with its usage and options", async () => {
+    const result = await run(file, ["--help"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^usage: /m);
+    expect(result.stdout).toMatch(new RegExp(`^  ${option}\\b`, "m"));
+    expect(result.stderr).toBe("");
+  });
+
+  it("refuses an unknown flag in one line naming it, exit 2", async () => {
+    const result = await run(file, ["--frobnicate"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/: unknown option "--frobnicate"/)]);
+    expect(result.stdout).toBe("");
+  });
+
+  it("refuses a bad value in one line naming the flag and the value, exit 2", async () => {
+    const result = await run(file, [`${option}=${bad}`]);
+    expect(result.exitCode).toBe(2);
+    const lines = result.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(option);
+    expect(lines[0]).toContain(`"${bad}"`);
+  });
+});
+
+describe("plan", () => {
+  const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
+
+  it("prints a summary by default: a row per distro with its arches and counts, then the totals", async () => {
+    const result = await run("tools/plan.ts", []);
+    expect(result.exitCode).toBe(0);
+    const rows = new Map(result.stdout.split("\n").map((line) => [line.split(/\s+/)[0] ?? "", line] as const));
+    for (const distro of new Set(plan.images.map((i) => i.distro))) {
+      const images = plan.images.filter((i) => i.distro === distro);
+      const builds = images.flatMap((i) => i.builds);
+      const counts = [images.length, builds.length, images.flatMap((i) => i.manifests).length].join("\\s+");
+      expect(rows.get(distro), distro).toMatch(new RegExp(`\\s${counts}$`));
+      for (const arch of new Set(builds.map((b) => b.arch))) expect(rows.get(distro), distro).toMatch(new RegExp(`\\s${arch}\\s`));
+    }
+    const totals = [plan.images.length, plan.images.flatMap((i) => i.builds).length, plan.images.flatMap((i) => i.manifests).length];
+    expect(rows.get("total")).toMatch(new RegExp(`\\s${totals.join("\\s+")}$`));
+  });
+
+  it("prints every Dockerfile with --format=dockerfiles: the committed plan, byte for byte", async () => {
+    const result = await run("tools/plan.ts", ["--format=dockerfiles"]);
+    expect(result.stdout + "\n" === readFileSync(join(PROJECT_ROOT, "images/builds.expected"), "utf8")).toBe(true);
+  });
+
+  it("prints the upstream dump with --format=reference (space-separated values work too)", async () => {
+    const result = await run("tools/plan.ts", ["--format", "reference"]);
+    const reference = printReference(makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "branch" }));
+    expect(result.stdout + "\n" === reference).toBe(true);
+  });
+
+  it("npm run plan:update writes exactly the committed images/builds.expected", async () => {
+    const root = mkdtempSync(join(tmpdir(), "obi-plan-"));
+    try {
+      cpSync(join(PROJECT_ROOT, "images"), join(root, "images"), { recursive: true, filter: (src) => !src.endsWith("builds.expected") });
+      const result = await execa("npm", ["run", "-s", "plan:update", "--", `--root=${root}`], { cwd: PROJECT_ROOT, reject: false });
+      expect(result.exitCode, String(result.stderr)).toBe(0);
+      const written = readFileSync(join(root, "images/builds.expected"), "utf8");
+      expect(written === readFileSync(join(PROJECT_ROOT, "images/builds.expected"), "utf8")).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("exits quietly when the reader of its output goes away (| head)", async () => {
+    const result = await execa("bash", ["-c", "set -o pipefail; npm run -s plan -- --format=dockerfiles | head -n 2"], { cwd: PROJECT_ROOT, reject: false });
+    expect(String(result.stdout).split("\n")).toHaveLength(2);
+    expect(String(result.stderr)).not.toMatch(/EPIPE|Error/);
+    expect(result.exitCode).toBe(0);
+  });
+});
+
+describe("parseCommandLine", () => {
+  const spec = {
+    name: "demo",
+    usage: "demo [options]",
+    summary: "A demo.",
+    options: {
+      format: { kind: "string", value: "format", choices: ["text", "json"], default: "text", description: "the format" },
+      runs: { kind: "count", value: "n", default: 3, description: "how many" },
+      quiet: { kind: "flag", description: "say less" },
+    },
+  } as const;
+
+  it("gives defaults, reads --name=value and --name value", () => {
+    expect(parseCommandLine(spec, [])).toEqual({ kind: "run", values: { format: "text", runs: 3, quiet: false } });
+    expect(parseCommandLine(spec, ["--format", "json", "--runs=7", "--quiet"])).toEqual({ kind: "run", values: { format: "json", runs: 7, quiet: true } });
+  });
+
+  it("words each refusal in one line, with a suggestion for a slip", () => {
+    const message = (argv: string[]) => {
+      const line = parseCommandLine(spec, argv);
+      return line.kind === "error" ? line.message : line.kind;
+    };
+    expect(message(["--fromat=json"])).toBe('demo: unknown option "--fromat"; did you mean "--format"? (see --help)');
+    expect(message(["--format=jsno"])).toBe('demo: --format: "jsno" is not one of text, json; did you mean "json"? (see --help)');
+    expect(message(["--format"])).toBe("demo: --format needs a value: --format=<format> (see --help)");
+    expect(message(["--quiet=no"])).toBe('demo: --quiet takes no value, got "no" (see --help)');
+    expect(message(["--runs=1.5"])).toBe('demo: --runs: "1.5" is not a whole number of at least 1 (see --help)');
+    expect(message(["extra"])).toBe('demo: unexpected argument "extra" (see --help)');
+    expect(message(["--help", "--bogus"])).toBe("help");
+  });
+});

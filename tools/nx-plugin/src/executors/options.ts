@@ -1,0 +1,158 @@
+/**
+ * The executors' options, one zod schema each: the executors validate what Nx
+ * hands them with these, and their JSON Schemas (the `schema` files in
+ * executors.json, which `nx run … --help` lists and Nx checks) are generated
+ * from them by tools/schemas.ts.
+ */
+import { z } from "zod";
+import { ARCHES } from "../../../../libs/ocaml/src";
+
+const image = z.string().min(1).describe("The image (project) name, e.g. debian-13-ocaml-5.4.");
+const arch = z.enum(ARCHES);
+const stagingRepo = z
+  .string()
+  .min(1)
+  .describe("The repository per-arch builds are pushed to, e.g. localhost:5000/opam-staging (OBI_STAGING_REPO overrides it).");
+const publicRepo = z
+  .string()
+  .min(1)
+  .describe("The repository multi-arch manifests are published to, e.g. localhost:5000/opam (OBI_PUBLIC_REPO overrides it).");
+const registry = z
+  .strictObject({
+    server: z.string().min(1).optional().describe("The registry to log in to; default: the host of the staging repository (OBI_REGISTRY_SERVER)."),
+    username: z.string().min(1).optional().describe("The user to log in as (OBI_REGISTRY_USER)."),
+    passwordFile: z.string().min(1).optional().describe("A file holding the password; never the password itself (OBI_REGISTRY_PASSWORD_FILE)."),
+  })
+  .describe("How to log in to the registry; without it, docker's stored credentials are used.");
+const dryRun = z.boolean().optional().describe("Print the docker commands instead of running them; nothing is built or pushed (OBI_DRY_RUN=1).");
+const buildRef = z.strictObject({ image, arch: arch.describe("The arch of that image's build.") });
+
+export const renderOptionsSchema = z
+  .strictObject({ image, stagingRepo, publicRepo })
+  .describe("Writes an image's Dockerfile per arch and its build-context description under dist/images/<image>/render/.");
+
+export const buildOptionsSchema = z
+  .strictObject({
+    image,
+    arch: arch.describe("The arch built."),
+    os: z.enum(["linux", "windows"]).describe("The OS of the image; with the arch, the build's platform."),
+    tag: z.string().min(1).describe("The staging tag's name part, e.g. debian-13-opam-amd64."),
+    parent: buildRef.optional().describe("The build this image starts FROM (same arch), if any."),
+    builder: z.string().min(1).optional().describe("The buildx builder (or docker context) to build on (OBI_BUILDER_<ARCH> overrides it)."),
+    stagingRepo,
+    registry: registry.optional(),
+    dryRun,
+    builtinFrontend: z
+      .boolean()
+      .optional()
+      .describe("Build without the `# syntax=` line, with BuildKit's built-in frontend (for builders that cannot pull it)."),
+    rebuildPeriodDays: z.number().int().min(0).optional().describe("Every build is redone once per this many days (0: never on schedule)."),
+  })
+  .describe("Builds one image for one arch with docker buildx and pushes it to the staging repository, unless a build with its id is there already.");
+
+export const publishOptionsSchema = z
+  .strictObject({
+    image,
+    stagingRepo,
+    publicRepo,
+    registry: registry.optional(),
+    dryRun,
+  })
+  .describe(
+    "Joins an image's staging builds into its public manifest lists, by digest, as its render's manifests.json lists them; a tag already listing them is left alone.",
+  );
+
+export const updatePinsOptionsSchema = z
+  .strictObject({
+    check: z.boolean().optional().describe("Only report the pins that would move; fail if any would."),
+    stagingRepo,
+    registry: registry.optional(),
+  })
+  .describe("Moves the pins in images/ to the current upstream heads and digests.");
+
+/** Every executor's options, by executor name (as in executors.json). */
+export const EXECUTOR_OPTIONS = {
+  render: renderOptionsSchema,
+  build: buildOptionsSchema,
+  publish: publishOptionsSchema,
+  "update-pins": updatePinsOptionsSchema,
+} as const;
+
+export type ExecutorName = keyof typeof EXECUTOR_OPTIONS;
+export type RenderOptions = Readonly<z.infer<typeof renderOptionsSchema>>;
+export type BuildOptions = Readonly<z.infer<typeof buildOptionsSchema>>;
+export type PublishOptions = Readonly<z.infer<typeof publishOptionsSchema>>;
+export type UpdatePinsOptions = Readonly<z.infer<typeof updatePinsOptionsSchema>>;
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  const at = issue.path.map(String).join(".");
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => `unknown option "${at ? `${at}.` : ""}${key}"`);
+  }
+  const got = issue.input === undefined ? "missing" : `got ${JSON.stringify(issue.input)}`;
+  return [`option "${at}": ${issue.message} (${got})`];
+}
+
+/**
+ * The executor's options, checked: every problem on its own line, each naming
+ * the executor and the option, e.g. `build: unknown option "foo"`.
+ */
+export function parseOptions<N extends ExecutorName>(executor: N, raw: unknown): z.infer<(typeof EXECUTOR_OPTIONS)[N]> {
+  // Nx passes words after the target as `_`; no executor takes any.
+  const { _: positional = [], ...options } = (raw ?? {}) as { _?: unknown[] };
+  const problems = positional.map((word) => `unexpected argument ${JSON.stringify(word)}; options are given as --name=value`);
+  const result = EXECUTOR_OPTIONS[executor].safeParse(options, { reportInput: true });
+  if (!result.success) problems.push(...result.error.issues.flatMap(describeIssue));
+  if (problems.length > 0) throw new OptionsError(problems.map((line) => `${executor}: ${line}`).join("\n"));
+  return result.data as z.infer<(typeof EXECUTOR_OPTIONS)[N]>;
+}
+
+/** Options a task was given that its executor refuses: said as they are, before the task does anything. */
+export class OptionsError extends Error {
+  override readonly name = "OptionsError";
+}
+
+/** How a task reports a failure: an options problem as it is, anything else as `<what> failed: <why>`. */
+export const failureLine = (label: string, what: string, e: unknown): string =>
+  e instanceof OptionsError ? e.message.split("\n").map((line) => `${label}: ${line}`).join("\n") : `${label}: ${what} failed: ${(e as Error).message}`;
+
+/**
+ * Keywords Nx itself enforces before an executor runs. Nx's batch worker dies on a
+ * violation with an unhandled rejection and no message (Nx 24.0.0), so the schemas Nx
+ * reads leave them out and the executor's zod check reports the problem in one line.
+ */
+const ENFORCED_BY_NX = ["additionalProperties", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern"];
+
+type JsonSchema = { [key: string]: unknown };
+
+/** A zod JSON Schema as Nx should read it: the checks Nx enforces left to zod; enum choices kept in the description. */
+function forNx(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (ENFORCED_BY_NX.includes(key) || key === "enum") continue;
+    if (key === "properties") {
+      out[key] = Object.fromEntries(Object.entries(value as Record<string, JsonSchema>).map(([name, prop]) => [name, forNx(prop)]));
+    } else if (key === "items") {
+      out[key] = forNx(value as JsonSchema);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (Array.isArray(schema.enum)) {
+    const choices = `One of: ${schema.enum.join(", ")}.`;
+    out.description = typeof out.description === "string" ? `${out.description} ${choices}` : choices;
+  }
+  return out;
+}
+
+/** The JSON Schema files of the executors (paths as in executors.json), generated from the schemas above. */
+export function renderExecutorSchemas(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const [name, schema] of Object.entries(EXECUTOR_OPTIONS)) {
+    const { $schema, ...json } = z.toJSONSchema(schema, { io: "input", target: "draft-7" });
+    // Nx reads `version: 2` schemas (its own executors' format); the title names the executor in editors.
+    const nxSchema = { $schema, version: 2, title: `${name} options`, ...forNx(json) };
+    files.set(`tools/nx-plugin/src/executors/${name}.schema.json`, JSON.stringify(nxSchema, null, 2) + "\n");
+  }
+  return files;
+}
