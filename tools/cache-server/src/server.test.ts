@@ -10,6 +10,7 @@ import { execaSync } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheHits, createWorkspace, PROJECT_ROOT, smallFixture, Workspace } from "../../testing/workspace";
 import { start } from "./main";
+import { nxArtifact } from "./testing/artifacts";
 
 const rw = randomBytes(24).toString("hex");
 const ro = randomBytes(24).toString("hex");
@@ -72,16 +73,17 @@ describe("the remote cache server", () => {
   it("refuses a second PUT of a hash (409) and keeps the first artifact", async () => {
     const hash = stored()[0] as string;
     const before = Buffer.from(await (await get(hash, ro)).arrayBuffer());
-    const again = await put(hash, Buffer.from("something else"), rw);
+    const again = await put(hash, nxArtifact({ "dist/other.txt": "something else" }), rw);
     expect(again.status).toBe(409);
     const after = Buffer.from(await (await get(hash, ro)).arrayBuffer());
     expect(after.equals(before)).toBe(true);
   });
 
   it("lets a read-only token read but not write", async () => {
-    expect((await put("1234567890", Buffer.from("x"), ro)).status).toBe(403);
+    const artifact = nxArtifact({ "dist/x.txt": "x" });
+    expect((await put("1234567890", artifact, ro)).status).toBe(403);
     expect((await get("1234567890", rw)).status).toBe(404);
-    expect((await put("1234567890", Buffer.from("x"), rw)).status).toBe(200);
+    expect((await put("1234567890", artifact, rw)).status).toBe(200);
     expect((await get("1234567890", ro)).status).toBe(200);
   });
 
