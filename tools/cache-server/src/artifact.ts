@@ -9,7 +9,6 @@
  * complete, no path leaving the extraction folder, both Nx entries present.
  */
 import { createGunzip, type Gunzip } from "node:zlib";
-import { once } from "node:events";
 
 const BLOCK = 512;
 /** GNU long names and pax headers are kept in memory; real ones are short. */
@@ -182,7 +181,8 @@ export class NxArtifactCheck {
       }
     }
     if (this.failed) return;
-    if (!this.gunzip.write(chunk)) await Promise.race([once(this.gunzip, "drain"), once(this.gunzip, "error")]).catch(() => {});
+    // One chunk at a time: the callback comes once zlib has taken it (or failed).
+    await new Promise<void>((ok) => this.gunzip.write(chunk, () => ok()));
   }
 
   async end(): Promise<string | undefined> {
