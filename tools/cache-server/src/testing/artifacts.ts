@@ -29,8 +29,9 @@ export function tarHeader(name: string, size: number, type = "0"): Buffer {
 
 const padding = (size: number) => Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 
-export function tarEntry(name: string, data: Buffer): Buffer {
-  return Buffer.concat([tarHeader(name, data.length), data, padding(data.length)]);
+/** An entry: a regular file unless `type` says otherwise ("L" a GNU long name, "x" a pax header). */
+export function tarEntry(name: string, data: Buffer, type = "0"): Buffer {
+  return Buffer.concat([tarHeader(name, data.length, type), data, padding(data.length)]);
 }
 
 const exitCode = (code: number) => {
