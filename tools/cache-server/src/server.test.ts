@@ -15,6 +15,8 @@ import { nxArtifact } from "./testing/artifacts";
 const rw = randomBytes(24).toString("hex");
 const ro = randomBytes(24).toString("hex");
 let dir: string;
+let secrets: string;
+let emptyCache: string | undefined;
 const requests: string[] = [];
 let server: Server;
 let url: string;
@@ -30,7 +32,7 @@ const cacheEnv = (token: string) => ({ NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url, 
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "obi-cache-store-"));
-  const secrets = mkdtempSync(join(tmpdir(), "obi-cache-tokens-"));
+  secrets = mkdtempSync(join(tmpdir(), "obi-cache-tokens-"));
   writeFileSync(join(secrets, "rw"), `${rw}\n`);
   writeFileSync(join(secrets, "ro"), `${ro}\n`);
   const started = await start(
@@ -47,6 +49,9 @@ afterAll(() => {
   a?.dispose();
   b?.dispose();
   rmSync(dir, { recursive: true, force: true });
+  // Token files must not outlive the run.
+  rmSync(secrets, { recursive: true, force: true });
+  if (emptyCache) rmSync(emptyCache, { recursive: true, force: true });
 });
 
 describe("the remote cache server", () => {
@@ -92,7 +97,7 @@ describe("the remote cache server", () => {
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toMatch(/missing or unknown bearer token/);
     expect((await fetch(`${url}/v1/cache/123`)).status).toBe(401);
-    const emptyCache = mkdtempSync(join(tmpdir(), "obi-nx-cache-"));
+    emptyCache = mkdtempSync(join(tmpdir(), "obi-nx-cache-"));
     const result = await a.nx(["run-many", "-t", "render", "--outputStyle=static"], { ...cacheEnv("wrong-token-wrong-token"), NX_CACHE_DIRECTORY: emptyCache });
     // Nx stops and shows the server's own explanation.
     expect(result.all).toMatch(/Unauthorized: missing or unknown bearer token/);

@@ -7,7 +7,7 @@
  * also keeps its size budget and maximum age.
  */
 import { randomBytes, createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { buffer } from "node:stream/consumers";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireDockerEnvironment } from "../../testing/docker";
 import { directoryStorage, registryStorage, type ArtifactStorage, type StagedArtifact } from "./storage";
 import { startTokenRegistry, type TokenRegistry } from "./testing/token-registry";
+
+const folders: string[] = [];
+/** A temporary folder, removed after the tests. */
+function folder(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  folders.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
 
 function stage(storage: ArtifactStorage, bytes: Buffer): StagedArtifact {
   const path = join(storage.stagingDirectory, `${randomBytes(6).toString("hex")}.part`);
@@ -72,7 +83,7 @@ function contract(name: string, make: () => ArtifactStorage) {
 
 const uniqueRepository = () => `c${Date.now().toString(36)}${randomBytes(3).toString("hex")}/nx-cache`;
 
-contract("directory storage", () => directoryStorage(mkdtempSync(join(tmpdir(), "obi-store-"))));
+contract("directory storage", () => directoryStorage(folder("obi-store-")));
 contract("registry storage (password)", () => {
   const env = requireDockerEnvironment();
   return registryStorage(`${env.registry}/${uniqueRepository()}`, env.credentials);
@@ -107,7 +118,7 @@ describe("directory storage retention", () => {
   function clockedStore(retention: { maxTotalBytes?: number; maxAgeMs?: number }) {
     let time = 1_700_000_000_000;
     const log: string[] = [];
-    const root = mkdtempSync(join(tmpdir(), "obi-store-retention-"));
+    const root = folder("obi-store-retention-");
     const storage = directoryStorage(root, { retention, now: () => time, log: (line) => log.push(line) });
     return { storage, root, log, tick: (ms: number) => (time += ms) };
   }
