@@ -4,6 +4,7 @@
  * retries on transient failures. Credentials stay in memory.
  */
 import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
 import { isLoopback, parseReference, type ImageReference } from "./reference";
 
 export interface Credentials {
@@ -47,6 +48,9 @@ export interface RegistryClientOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** A request body; a function makes a fresh stream for each attempt (retries, a re-sent request after a 401). */
+export type RequestBody = Buffer | (() => Readable);
+
 const digestOf = (bytes: Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 export class RegistryClient {
@@ -87,24 +91,78 @@ export class RegistryClient {
     return json.manifests ?? [{ digest: manifest.digest }];
   }
 
+  /** Deletes the manifest a tag or digest names (every tag of that digest goes with it); false when there is none. */
+  async deleteManifest(reference: string | ImageReference): Promise<boolean> {
+    const ref = typeof reference === "string" ? parseReference(reference) : reference;
+    const manifest = ref.digest ? { digest: ref.digest } : await this.getManifest(ref);
+    if (!manifest) return false;
+    const response = await this.request(ref, "DELETE", manifestPath({ ...ref, digest: manifest.digest }), {});
+    if (response.status === 404) return false;
+    await expectOk(response, `delete ${describe(ref)}`);
+    await response.arrayBuffer();
+    return true;
+  }
+
+  /** Whether the reference's repository holds a blob. */
+  async hasBlob(repository: string | ImageReference, digest: string): Promise<boolean> {
+    const ref = typeof repository === "string" ? parseReference(repository) : repository;
+    const response = await this.request(ref, "HEAD", blobPath(ref, digest), {});
+    if (response.status === 404) return false;
+    await expectOk(response, `look up blob ${digest} in ${describe(ref)}`);
+    return true;
+  }
+
+  /** A blob's bytes as they arrive, or undefined when the repository has none. */
+  async getBlob(repository: string | ImageReference, digest: string): Promise<Response | undefined> {
+    const ref = typeof repository === "string" ? parseReference(repository) : repository;
+    const response = await this.request(ref, "GET", blobPath(ref, digest), {});
+    if (response.status === 404) return undefined;
+    await expectOk(response, `read blob ${digest} of ${describe(ref)}`);
+    return response;
+  }
+
+  /** Uploads a blob in one request unless the repository holds it already. */
+  async pushBlob(repository: string | ImageReference, digest: string, body: RequestBody): Promise<void> {
+    const ref = typeof repository === "string" ? parseReference(repository) : repository;
+    if (await this.hasBlob(ref, digest)) return;
+    const started = await this.request(ref, "POST", `/v2/${ref.repository}/blobs/uploads/`, {});
+    await expectOk(started, `start a blob upload to ${describe(ref)}`);
+    await started.arrayBuffer();
+    const location = started.headers.get("location");
+    if (!location) throw new RegistryError(`${ref.registry} started an upload without a Location`);
+    const target = new URL(location, this.origin(ref));
+    target.searchParams.set("digest", digest);
+    const put = await this.request(ref, "PUT", target.href, { "Content-Type": "application/octet-stream" }, body);
+    await expectOk(put, `upload blob ${digest} to ${describe(ref)}`);
+    await put.arrayBuffer();
+  }
+
+  private origin(ref: ImageReference): string {
+    return `${isLoopback(ref.registry) ? "http" : "https"}://${ref.registry}`;
+  }
+
   private async request(
     ref: ImageReference,
     method: string,
+    /** A path on the registry, or a whole URL it gave (an upload's Location). */
     path: string,
     headers: Record<string, string>,
-    body?: Buffer,
+    body?: RequestBody,
   ): Promise<Response> {
-    const scheme = isLoopback(ref.registry) ? "http" : "https";
-    const url = `${scheme}://${ref.registry}${path}`;
-    const scope = `repository:${ref.repository}:${method === "GET" || method === "HEAD" ? "pull" : "pull,push"}`;
+    const url = new URL(path, this.origin(ref));
+    const action = method === "GET" || method === "HEAD" ? "pull" : method === "DELETE" ? "delete" : "pull,push";
+    const scope = `repository:${ref.repository}:${action}`;
+    // Credentials go to the registry only, not to a host an upload location points elsewhere.
+    const auth = () => (url.host === ref.registry ? this.authHeader(ref.registry, scope) : {});
+    const send = () => this.fetchFn(url.href, { method, headers: { ...headers, ...auth() }, ...requestBody(body) });
     for (let attempt = 1; ; attempt++) {
       let response: Response;
       try {
-        response = await this.fetchFn(url, { method, headers: { ...headers, ...this.authHeader(ref.registry, scope) }, ...(body ? { body } : {}) });
+        response = await send();
         if (response.status === 401) {
           await response.arrayBuffer();
           if (await this.authenticate(ref.registry, scope, response.headers.get("www-authenticate"))) {
-            response = await this.fetchFn(url, { method, headers: { ...headers, ...this.authHeader(ref.registry, scope) }, ...(body ? { body } : {}) });
+            response = await send();
           }
         }
       } catch (e) {
@@ -152,6 +210,14 @@ export class RegistryClient {
   }
 }
 
+/** Fetch options for a body; a stream needs `duplex: "half"` (Node's fetch), which its RequestInit type lacks. */
+function requestBody(body: RequestBody | undefined): RequestInit {
+  if (body === undefined) return {};
+  if (Buffer.isBuffer(body)) return { body };
+  return { body: body() as unknown as ReadableStream, duplex: "half" } as RequestInit;
+}
+
+const blobPath = (ref: ImageReference, digest: string): string => `/v2/${ref.repository}/blobs/${digest}`;
 const manifestPath = (ref: ImageReference): string => `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`;
 const describe = (ref: ImageReference): string => `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
 

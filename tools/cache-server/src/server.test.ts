@@ -10,10 +10,13 @@ import { execaSync } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheHits, createWorkspace, PROJECT_ROOT, smallFixture, Workspace } from "../../testing/workspace";
 import { start } from "./main";
+import { nxArtifact } from "./testing/artifacts";
 
 const rw = randomBytes(24).toString("hex");
 const ro = randomBytes(24).toString("hex");
 let dir: string;
+let secrets: string;
+let emptyCache: string | undefined;
 const requests: string[] = [];
 let server: Server;
 let url: string;
@@ -29,7 +32,7 @@ const cacheEnv = (token: string) => ({ NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url, 
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "obi-cache-store-"));
-  const secrets = mkdtempSync(join(tmpdir(), "obi-cache-tokens-"));
+  secrets = mkdtempSync(join(tmpdir(), "obi-cache-tokens-"));
   writeFileSync(join(secrets, "rw"), `${rw}\n`);
   writeFileSync(join(secrets, "ro"), `${ro}\n`);
   const started = await start(
@@ -46,6 +49,9 @@ afterAll(() => {
   a?.dispose();
   b?.dispose();
   rmSync(dir, { recursive: true, force: true });
+  // Token files must not outlive the run.
+  rmSync(secrets, { recursive: true, force: true });
+  if (emptyCache) rmSync(emptyCache, { recursive: true, force: true });
 });
 
 describe("the remote cache server", () => {
@@ -72,16 +78,17 @@ describe("the remote cache server", () => {
   it("refuses a second PUT of a hash (409) and keeps the first artifact", async () => {
     const hash = stored()[0] as string;
     const before = Buffer.from(await (await get(hash, ro)).arrayBuffer());
-    const again = await put(hash, Buffer.from("something else"), rw);
+    const again = await put(hash, nxArtifact({ "dist/other.txt": "something else" }), rw);
     expect(again.status).toBe(409);
     const after = Buffer.from(await (await get(hash, ro)).arrayBuffer());
     expect(after.equals(before)).toBe(true);
   });
 
   it("lets a read-only token read but not write", async () => {
-    expect((await put("1234567890", Buffer.from("x"), ro)).status).toBe(403);
+    const artifact = nxArtifact({ "dist/x.txt": "x" });
+    expect((await put("1234567890", artifact, ro)).status).toBe(403);
     expect((await get("1234567890", rw)).status).toBe(404);
-    expect((await put("1234567890", Buffer.from("x"), rw)).status).toBe(200);
+    expect((await put("1234567890", artifact, rw)).status).toBe(200);
     expect((await get("1234567890", ro)).status).toBe(200);
   });
 
@@ -90,7 +97,7 @@ describe("the remote cache server", () => {
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toMatch(/missing or unknown bearer token/);
     expect((await fetch(`${url}/v1/cache/123`)).status).toBe(401);
-    const emptyCache = mkdtempSync(join(tmpdir(), "obi-nx-cache-"));
+    emptyCache = mkdtempSync(join(tmpdir(), "obi-nx-cache-"));
     const result = await a.nx(["run-many", "-t", "render", "--outputStyle=static"], { ...cacheEnv("wrong-token-wrong-token"), NX_CACHE_DIRECTORY: emptyCache });
     // Nx stops and shows the server's own explanation.
     expect(result.all).toMatch(/Unauthorized: missing or unknown bearer token/);

@@ -1,25 +1,32 @@
 /**
  * A remote cache server for Nx's self-hosted cache protocol:
- *   GET /v1/cache/{hash}  → 200 with the artifact, or 404
- *   PUT /v1/cache/{hash}  → 200 stored, 409 already stored (write-once), 413 too large
- * Every request needs `Authorization: Bearer <token>`: a read-write token may
- * do both, a read-only token (for pull requests) only GET (403 otherwise);
- * no token or an unknown one is 401. Hashes are checked, so no path can escape.
+ *   GET /v1/cache/{hash}    → 200 with the artifact, or 404 (HEAD likewise, without the body)
+ *   PUT /v1/cache/{hash}    → 200 stored, 409 already stored (write-once), 413 too large,
+ *                             400 when the body is not an Nx artifact (see artifact.ts)
+ *   DELETE /v1/cache/{hash} → 200 removed, 404 none (admin tokens only; logged)
+ * Every request needs `Authorization: Bearer <token>`: an admin token may do
+ * everything, a read-write token GET and PUT, a read-only token (for pull
+ * requests) only GET (403 otherwise); no token or an unknown one is 401.
+ * Hashes are checked, so no path can escape. Bodies stream both ways.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { timingSafeEqual } from "node:crypto";
+import { pipeline } from "node:stream/promises";
 import type { ArtifactStorage } from "./storage";
+import { receiveUpload } from "./upload";
 
 export interface CacheServerOptions {
   readonly storage: ArtifactStorage;
   readonly readWriteTokens: readonly string[];
   readonly readOnlyTokens: readonly string[];
+  readonly adminTokens?: readonly string[];
   /** Largest artifact accepted, in bytes. */
   readonly maxBytes: number;
   readonly log?: (line: string) => void;
 }
 
 const HASH = /^[A-Za-z0-9_-]{1,128}$/;
+const ALLOW = "GET, HEAD, PUT, DELETE";
 
 function sameToken(given: string, known: string): boolean {
   const a = Buffer.from(given);
@@ -27,71 +34,93 @@ function sameToken(given: string, known: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-type Access = "read-write" | "read-only" | "none";
+type Access = { readonly role: "admin" | "read-write" | "read-only"; readonly token: string } | { readonly role: "none" };
 
 function accessOf(req: IncomingMessage, options: CacheServerOptions): Access {
-  const header = req.headers.authorization ?? "";
-  const m = /^Bearer (.+)$/.exec(header);
-  if (!m) return "none";
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+  if (!m) return { role: "none" };
   const token = m[1] as string;
-  if (options.readWriteTokens.some((t) => sameToken(token, t))) return "read-write";
-  if (options.readOnlyTokens.some((t) => sameToken(token, t))) return "read-only";
-  return "none";
+  if ((options.adminTokens ?? []).some((t) => sameToken(token, t))) return { role: "admin", token };
+  if (options.readWriteTokens.some((t) => sameToken(token, t))) return { role: "read-write", token };
+  if (options.readOnlyTokens.some((t) => sameToken(token, t))) return { role: "read-only", token };
+  return { role: "none" };
 }
 
-function answer(res: ServerResponse, status: number, message: string): void {
-  res.writeHead(status, { "Content-Type": "text/plain" });
-  res.end(`${message}\n`);
-}
+/** Names a token in logs without revealing it. */
+export const tokenFingerprint = (token: string): string => `sha256:${createHash("sha256").update(token).digest("hex").slice(0, 12)}`;
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | "too-large"> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) return "too-large";
-    chunks.push(chunk as Buffer);
+function decodeHash(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
-  return Buffer.concat(chunks);
 }
 
 export function createCacheServer(options: CacheServerOptions): Server {
   const log = options.log ?? (() => {});
+  const { storage, maxBytes } = options;
   return createServer(async (req, res) => {
     const started = Date.now();
     const url = new URL(req.url ?? "/", "http://cache");
-    const done = (status: number, message: string) => {
-      answer(res, status, message);
-      log(`${req.method} ${url.pathname} ${status} ${Date.now() - started}ms`);
+    const done = (status: number, message: string, extra: Record<string, string> = {}, note = "") => {
+      // A refused client may still be sending: drain without keeping, then close the connection.
+      const unread = !req.complete;
+      if (!res.headersSent) {
+        res.writeHead(status, { "Content-Type": "text/plain", ...(unread ? { Connection: "close" } : {}), ...extra });
+        res.end(`${message}\n`);
+      }
+      log(`${req.method} ${url.pathname} ${status} ${Date.now() - started}ms${note}`);
+      if (unread) req.resume();
     };
     try {
       const m = /^\/v1\/cache\/([^/]*)$/.exec(url.pathname);
       if (!m) return done(404, "not found: the cache lives under /v1/cache/{hash}");
-      const hash = decodeURIComponent(m[1] as string);
-      if (!HASH.test(hash)) return done(400, "bad hash");
+      const method = req.method ?? "";
+      if (!ALLOW.split(", ").includes(method)) return done(405, `${method} is not allowed; use ${ALLOW}`, { Allow: ALLOW });
+      const hash = decodeHash(m[1] as string);
+      if (hash === undefined || !HASH.test(hash)) return done(400, "bad hash: expected 1 to 128 letters, digits, - or _");
       const access = accessOf(req, options);
-      if (access === "none") return done(401, "missing or unknown bearer token");
-      if (req.method === "GET") {
-        const artifact = await options.storage.get(hash);
+      if (access.role === "none") return done(401, "missing or unknown bearer token");
+
+      if (method === "GET" || method === "HEAD") {
+        const artifact = await storage.read(hash);
         if (!artifact) return done(404, "no such artifact");
-        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": artifact.length });
-        res.end(artifact);
-        log(`GET ${url.pathname} 200 ${artifact.length}B ${Date.now() - started}ms`);
+        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": artifact.size });
+        if (method === "HEAD") {
+          artifact.body.destroy();
+          res.end();
+        } else {
+          await pipeline(artifact.body, res);
+        }
+        log(`${method} ${url.pathname} 200 ${artifact.size}B ${Date.now() - started}ms`);
         return;
       }
-      if (req.method === "PUT") {
-        if (access !== "read-write") return done(403, "this token may only read");
-        const declared = Number(req.headers["content-length"] ?? NaN);
-        if (Number.isFinite(declared) && declared > options.maxBytes) {
-          req.resume();
-          return done(413, `artifact larger than ${options.maxBytes} bytes`);
-        }
-        const body = await readBody(req, options.maxBytes);
-        if (body === "too-large") return done(413, `artifact larger than ${options.maxBytes} bytes`);
-        const outcome = await options.storage.putIfAbsent(hash, body);
-        return outcome === "created" ? done(200, "stored") : done(409, "cannot override an existing record");
+
+      if (method === "DELETE") {
+        if (access.role !== "admin") return done(403, "only an admin token may delete");
+        const removed = await storage.remove(hash);
+        const note = ` ${removed ? "removed" : "nothing to remove"} by admin token ${tokenFingerprint(access.token)}`;
+        return removed ? done(200, "removed", {}, note) : done(404, "no such artifact", {}, note);
       }
-      return done(405, "only GET and PUT");
+
+      // PUT
+      if (access.role === "read-only") return done(403, "this token may only read");
+      const declared = Number(req.headers["content-length"] ?? NaN);
+      if (Number.isFinite(declared) && declared > maxBytes) return done(413, `artifact larger than ${maxBytes} bytes`);
+      const upload = await receiveUpload(req, storage.stagingDirectory, maxBytes);
+      switch (upload.kind) {
+        case "too large":
+          return done(413, `artifact larger than ${maxBytes} bytes`);
+        case "aborted":
+          return done(400, "the upload was interrupted", {}, " (client went away)");
+        case "not an artifact":
+          return done(400, `not an Nx artifact: ${upload.reason}`, {}, ` (${upload.reason})`);
+        case "staged": {
+          const outcome = await storage.commit(hash, upload.staged);
+          return outcome === "created" ? done(200, "stored", {}, ` ${upload.staged.size}B`) : done(409, "cannot override an existing record");
+        }
+      }
     } catch (e) {
       done(500, "storage error");
       log(`error: ${(e as Error).message}`);
