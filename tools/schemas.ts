@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { SCHEMAS } from "../libs/matrix/src";
+import { statusSchema } from "../libs/status/src";
 
 export function renderSchemas(): Map<string, string> {
   const files = new Map<string, string>();
@@ -14,6 +15,9 @@ export function renderSchemas(): Map<string, string> {
     const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
     files.set(`images/schema/${name}.schema.json`, JSON.stringify(json, null, 2) + "\n");
   }
+  // Not a file under images/, but published beside their schemas: status.json, what is built (nx run images:status).
+  const status = z.toJSONSchema(statusSchema, { io: "output", unrepresentable: "any" });
+  files.set("images/schema/status.schema.json", JSON.stringify(status, null, 2) + "\n");
   return files;
 }
 

@@ -217,6 +217,12 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
         // It asks upstream what moved: never answered from a cache.
         cache: false,
       },
+      // The state of every build and publish, from dist/: `nx run images:status [--serve]`.
+      status: {
+        executor: `${EXECUTORS}:status`,
+        options: { stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, rebuildPeriodDays: options.rebuildPeriodDays, builtinFrontend: options.builtinFrontend },
+        cache: false,
+      },
     },
     metadata: { description: "the declared matrix and its pins" },
   };

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildAndPush, checkoutPinned, parseReference, repositoryName } from "../../../../libs/docker/src";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, rebuildPeriod } from "../config";
-import { executorOf } from "./batch";
+import { trackedExecutorOf } from "./records";
 import {
   buildRecordPath,
   openSession,
@@ -41,7 +41,7 @@ export interface BuildOptions {
   readonly rebuildPeriodDays?: number;
 }
 
-const SYNTAX_LINE = /^# syntax=[^\n]*\n\n?/;
+export const SYNTAX_LINE = /^# syntax=[^\n]*\n\n?/;
 
 /** The id of a build: everything that determines its result. */
 export function buildId(parts: {
@@ -132,7 +132,7 @@ export async function runBuild(rawOptions: BuildOptions, root: string, say: (lin
   }
 }
 
-const executor = executorOf(runBuild);
+const executor = trackedExecutorOf(runBuild);
 export default executor.single;
 /** Every build task of a run in one process, in dependency order. */
 export const buildBatch = executor.batch;

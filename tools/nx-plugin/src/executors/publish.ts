@@ -4,7 +4,7 @@
  * is left alone, so running publish again changes nothing.
  */
 import { join } from "node:path";
-import { executorOf } from "./batch";
+import { trackedExecutorOf } from "./records";
 import { createManifestList, parseReference, repositoryName } from "../../../../libs/docker/src";
 import {
   buildRecordPath,
@@ -52,7 +52,9 @@ export async function runPublish(rawOptions: PublishOptions, root: string, say: 
       } else {
         say(`${options.image}: ${tag} already lists these images; unchanged`);
       }
-      manifests.push({ tag, sources, changed });
+      // The list's own digest, for the status index (status.json) and whoever pulls by digest.
+      const digest = options.dryRun ? null : ((await session.registry.getManifest(tag))?.digest ?? null);
+      manifests.push({ tag, sources, changed, digest });
     }
     const record: PublishRecord = { image: options.image, manifests, dryRun: Boolean(options.dryRun) };
     writeWhole(join(imageDir(root, options.image), "publish.json"), JSON.stringify(record, null, 2) + "\n");
@@ -66,7 +68,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, say: 
   }
 }
 
-const executor = executorOf(runPublish);
+const executor = trackedExecutorOf(runPublish);
 export default executor.single;
 /** Every publish task of a run in one process. */
 export const publishBatch = executor.batch;

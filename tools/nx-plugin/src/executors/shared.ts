@@ -44,7 +44,13 @@ export interface BuildRecord {
 
 export interface PublishRecord {
   readonly image: string;
-  readonly manifests: readonly { readonly tag: string; readonly sources: readonly string[]; readonly changed: boolean }[];
+  readonly manifests: readonly {
+    readonly tag: string;
+    readonly sources: readonly string[];
+    readonly changed: boolean;
+    /** The manifest list's digest; null in a dry run. */
+    readonly digest: string | null;
+  }[];
   readonly dryRun: boolean;
 }
 
