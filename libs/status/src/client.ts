@@ -39,7 +39,7 @@ function el(tag, attrs) {
 }
 
 function stateBadge(state) {
-  return el("span", { "class": "badge s-" + state }, el("span", { "class": "icon", "aria-hidden": "true" }, ICONS[state] || "?"), " ", LABELS[state] || state);
+  return el("span", { "class": "badge", "data-state": state }, el("span", { "class": "icon", "aria-hidden": "true" }, ICONS[state] || "?"), " ", LABELS[state] || state);
 }
 
 function indexStatus() {
@@ -191,7 +191,7 @@ function showDetails(key) {
   if (build) {
     var s = build.status;
     box.appendChild(el("h3", null, image.name + " (" + build.arch + ")"));
-    box.appendChild(stateBadge(s.state));
+    box.appendChild(el("div", { "class": "state s-" + s.state }, stateBadge(s.state)));
     var pairs = [["platform", build.platform], ["staging tag", build.stagingTag]];
     var info = s.build || s.previous || null;
     if (info) pairs = pairs.concat(infoPairs(info).slice(1));
@@ -211,7 +211,7 @@ function showDetails(key) {
   } else {
     var p = image.publish.status;
     box.appendChild(el("h3", null, image.name + " manifests"));
-    box.appendChild(stateBadge(p.state));
+    box.appendChild(el("div", { "class": "state s-" + p.state }, stateBadge(p.state)));
     var rows = [];
     if (p.publishedAt) rows.push(["published", p.publishedAt]);
     if (p.since) rows.push([p.state + " since", p.since]);

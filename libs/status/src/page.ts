@@ -61,7 +61,7 @@ td.none { color: #bbb; text-align: center; }
 td.manifests { border-left: 1px solid var(--line); padding-left: 6px; }
 .cell { font: inherit; font-size: 12px; border: 1px solid transparent; border-radius: 4px; padding: 1px 6px; cursor: pointer; min-width: 7.5em; text-align: left; }
 .cell.filtered { opacity: .15; }
-.ntags { color: var(--muted); }
+.ntags { opacity: .8; }
 .icon { display: inline-block; width: 1em; text-align: center; font-weight: 700; }
 .s-not-built, .s-not-published { background: #f6f8fa; color: #57606a; border-color: #d0d7de; }
 .s-queued { background: #fff8c5; color: #6b4f00; border-color: #d4a72c; }
@@ -72,6 +72,7 @@ td.manifests { border-left: 1px solid var(--line); padding-left: 6px; }
 .s-stale { background: #fff1e5; color: #953800; border-color: #fb8f44; border-style: dotted; }
 .s-failed { background: #ffebe9; color: #a40e26; border-color: #ff8182; font-weight: 700; }
 .badge { white-space: nowrap; }
+#details .state { display: inline-block; padding: 1px 8px; border-radius: 4px; border: 1px solid var(--line); margin-bottom: 6px; }
 #details { position: fixed; top: 0; right: 0; bottom: 0; width: min(640px, 100vw); overflow: auto; background: #fff; border-left: 2px solid var(--line);
   box-shadow: -4px 0 12px rgba(0,0,0,.12); padding: 12px 16px; z-index: 3; }
 #details h3 { margin: 0 0 6px; word-break: break-all; }
