@@ -101,6 +101,9 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'none'",
 ].join("; ");
 
+/** The page draws from the images alone: the flat tag and staging indexes repeat them for machines. */
+const forPage = (status: StatusDocument): StatusDocument => ({ ...status, tags: [], staging: [] });
+
 export function renderPage(status: StatusDocument, dockerfiles: ReadonlyMap<string, string>, options: PageOptions = {}): string {
   return `<!doctype html>
 <html lang="en">
@@ -124,7 +127,7 @@ export function renderPage(status: StatusDocument, dockerfiles: ReadonlyMap<stri
 </header>
 <main id="matrix"><noscript>This page draws the matrix with JavaScript; status.json beside it holds the same data.</noscript></main>
 <aside id="details" hidden aria-live="polite"><button id="close" type="button">close</button><div id="details-body"></div></aside>
-<script type="application/json" id="status-data">${jsonForScript(status)}</script>
+<script type="application/json" id="status-data">${jsonForScript(forPage(status))}</script>
 <script type="application/json" id="dockerfile-data">${jsonForScript(packDockerfiles(dockerfiles))}</script>
 <script>${CLIENT_SCRIPT}</script>
 </body>
