@@ -11,6 +11,7 @@ import { z } from "zod";
 import { IMAGES_LAYOUT, SCHEMAS } from "../libs/matrix/src";
 import { readCommandLine } from "./cli";
 import { renderExecutorSchemas } from "./nx-plugin/src/executors/options";
+import { statusSchema } from "../libs/status/src";
 
 export function renderSchemas(): Map<string, string> {
   const files = new Map<string, string>();
@@ -19,6 +20,9 @@ export function renderSchemas(): Map<string, string> {
     files.set(IMAGES_LAYOUT.schemaFile(name), JSON.stringify(json, null, 2) + "\n");
   }
   for (const [file, text] of renderExecutorSchemas()) files.set(file, text);
+  // Not a file under images/, but published beside their schemas: status.json, what is built (nx run images:status).
+  const status = z.toJSONSchema(statusSchema, { io: "output", unrepresentable: "any" });
+  files.set(IMAGES_LAYOUT.schemaFile("status"), JSON.stringify(status, null, 2) + "\n");
   return files;
 }
 

@@ -56,8 +56,6 @@ export const OUTPUT_DIR = "dist/images";
 
 /** A build's record (what was built: tag, digest, build id), which the builds FROM it and the publish read. */
 export const buildRecordFile = (arch: string): string => `build-${arch}.json`;
-/** How a build ran (reused from the registry or built, when): kept apart so it never moves a child's hash. */
-export const buildRunFile = (arch: string): string => `build-${arch}.run.json`;
 
 export const builderEnv = (arch: string): string => `OBI_BUILDER_${arch.toUpperCase()}`;
 

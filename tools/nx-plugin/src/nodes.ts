@@ -6,7 +6,7 @@
 import type { ProjectConfiguration, TargetConfiguration, TargetDependencyConfig } from "@nx/devkit";
 import { IMAGES_LAYOUT } from "../../../libs/matrix/src/layout";
 import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
-import { builderEnv, buildRecordFile, buildRunFile, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
+import { builderEnv, buildRecordFile, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
 const EXECUTORS = "./tools/nx-plugin";
@@ -141,7 +141,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       // The scheduled rebuild: a new period is a new hash for every build.
       { runtime: rebuildPeriodCommand(options.rebuildPeriodDays) },
     ],
-    outputs: [`{workspaceRoot}/${distDir(image.name)}/${buildRecordFile(arch)}`, `{workspaceRoot}/${distDir(image.name)}/${buildRunFile(arch)}`],
+    outputs: [`{workspaceRoot}/${distDir(image.name)}/${buildRecordFile(arch)}`],
     cache: true,
     metadata: targetMetadata(image.name, `build-${arch}`),
   };
@@ -252,6 +252,12 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
         // It asks upstream what moved: never answered from a cache.
         cache: false,
         metadata: targetMetadata("images", "update-pins"),
+      },
+      // The state of every build and publish, from dist/: `nx run images:status [--serve]`.
+      status: {
+        executor: `${EXECUTORS}:status`,
+        options: { stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, rebuildPeriodDays: options.rebuildPeriodDays, builtinFrontend: options.builtinFrontend },
+        cache: false,
       },
     },
     metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"] } },

@@ -29,12 +29,21 @@ export function batchParallelism(env = process.env): number {
 export interface TaskLog {
   say(line: string): void;
   progress(line: string): void;
+  /** Facts about how the task ran, for its run record (the status page): not printed. */
+  note(facts: RunFacts): void;
+}
+
+/** What a build says about how it ran: whether the registry already had it, and on which builder. */
+export interface RunFacts {
+  readonly reused?: boolean;
+  readonly builder?: string;
 }
 
 /** In a task of its own, Nx captures the process's output: both kinds of line go there once. */
 const processLog: TaskLog = {
   say: (line) => process.stdout.write(`${line}\n`),
   progress: (line) => process.stdout.write(`${line}\n`),
+  note: () => {},
 };
 
 export async function* runInOrder<O>(
@@ -53,7 +62,7 @@ export async function* runInOrder<O>(
     // A batch's output is one stream for many tasks: Nx prints each task's `say`
     // lines under its name when it finishes; progress goes out live, prefixed by its caller.
     const said: string[] = [];
-    const log: TaskLog = { say: (line) => said.push(line), progress: processLog.progress };
+    const log: TaskLog = { say: (line) => said.push(line), progress: processLog.progress, note: processLog.note };
     const startTime = Date.now();
     const promise = run(inputs[id] as O, log)
       .catch((e: unknown) => {

@@ -10,17 +10,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildAndPush, checkoutPinned, dryRunner, parseReference, repositoryName, type BuildRequest } from "../../../../libs/docker/src";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, rebuildPeriod } from "../config";
-import { executorOf, type TaskLog } from "./batch";
+import type { TaskLog } from "./batch";
+import { trackedExecutorOf } from "./records";
 import {
   buildRecordPath,
-  buildRunPath,
   openSession,
   readJson,
   renderDir,
   resolveSettings,
   writeWhole,
   type BuildRecord,
-  type BuildRun,
   type RenderedContext,
   type Session,
 } from "./shared";
@@ -28,7 +27,7 @@ import { failureLine, parseOptions, type BuildOptions } from "./options";
 
 export type { BuildOptions };
 
-const SYNTAX_LINE = /^# syntax=[^\n]*\n\n?/;
+export const SYNTAX_LINE = /^# syntax=[^\n]*\n\n?/;
 
 /** The id of a build: everything that determines its result. */
 export function buildId(parts: {
@@ -140,7 +139,6 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
     const resolved = resolveSettings(parseOptions("build", rawOptions));
     const options = { ...resolved, builder: process.env[builderEnv(resolved.arch)] || resolved.builder };
     const build = prepare(options, root);
-    const startedAt = new Date().toISOString();
     let outcome: { digest: string | null; reused: boolean };
     if (options.dryRun) {
       outcome = { digest: await describeBuild(build, options, log), reused: false };
@@ -161,8 +159,7 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
       buildId: build.id,
       dryRun: options.dryRun,
     };
-    const run: BuildRun = { reused: outcome.reused, builder: options.builder ?? "default", startedAt, finishedAt: new Date().toISOString() };
-    writeWhole(buildRunPath(root, options.image, options.arch), JSON.stringify(run, null, 2) + "\n");
+    log.note({ reused: outcome.reused, builder: options.builder ?? "default" });
     writeWhole(buildRecordPath(root, options.image, options.arch), JSON.stringify(record, null, 2) + "\n");
     if (options.dryRun) log.say(`${label}: dry run: nothing was built, nothing sent to a registry`);
     return true;
@@ -172,7 +169,7 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
   }
 }
 
-const executor = executorOf(runBuild);
+const executor = trackedExecutorOf(runBuild);
 export default executor.single;
 /** Every build task of a run in one process, in dependency order. */
 export const buildBatch = executor.batch;

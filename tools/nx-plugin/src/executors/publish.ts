@@ -4,7 +4,8 @@
  * is left alone, so running publish again changes nothing.
  */
 import { join } from "node:path";
-import { executorOf, type TaskLog } from "./batch";
+import type { TaskLog } from "./batch";
+import { trackedExecutorOf } from "./records";
 import { createManifestList, dryRunner, parseReference, repositoryName } from "../../../../libs/docker/src";
 import {
   buildRecordPath,
@@ -49,7 +50,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
       for (const { tag, sources } of wanted) {
         say(`would push ${tag} <- ${sources.join(", ")}`);
         await createManifestList(runner, tag, sources);
-        manifests.push({ tag, sources, changed: true });
+        manifests.push({ tag, sources, changed: true, digest: null });
       }
     } else {
       const session = openSession(options);
@@ -64,7 +65,9 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
           } else {
             say(`${tag} already lists these images; unchanged`);
           }
-          manifests.push({ tag, sources, changed });
+          // The list's own digest, for the status index (status.json) and whoever pulls by digest.
+          const digest = (await session.registry.getManifest(tag))?.digest ?? null;
+          manifests.push({ tag, sources, changed, digest });
         }
       } finally {
         session.close();
@@ -80,7 +83,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
   }
 }
 
-const executor = executorOf(runPublish);
+const executor = trackedExecutorOf(runPublish);
 export default executor.single;
 /** Every publish task of a run in one process. */
 export const publishBatch = executor.batch;

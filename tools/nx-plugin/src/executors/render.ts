@@ -36,18 +36,21 @@ function manifestsOf(plan: Plan, image: Image, publicRepo: string): RenderedMani
   };
 }
 
+/** What an image's build context is (context.json): the same for each of its arches. */
+export function renderedContext(plan: Plan, image: Plan["images"][number]): RenderedContext {
+  const first = image.builds[0];
+  return first?.context === "opam-repository"
+    ? { kind: "opam-repository", url: plan.repository.url, commit: plan.repository.commit, ...(first.base ? { base: first.base } : {}) }
+    : { kind: "dockerfile-only" };
+}
+
 function writeImage(root: string, plan: Plan, imageName: string, publicRepo: string): string {
   const image = plan.images.find((i) => i.name === imageName);
   if (!image) throw new Error(`no image named ${imageName} in the plan`);
   const dir = renderDir(root, image.name);
   rmSync(dir, { recursive: true, force: true });
   for (const build of image.builds) writeWhole(join(dir, `${build.arch}.Dockerfile`), build.dockerfile);
-  const first = image.builds[0];
-  const context: RenderedContext =
-    first?.context === "opam-repository"
-      ? { kind: "opam-repository", url: plan.repository.url, commit: plan.repository.commit, ...(first.base ? { base: first.base } : {}) }
-      : { kind: "dockerfile-only" };
-  writeWhole(join(dir, "context.json"), JSON.stringify(context, null, 2) + "\n");
+  writeWhole(join(dir, "context.json"), JSON.stringify(renderedContext(plan, image), null, 2) + "\n");
   writeWhole(manifestsPath(root, image.name), JSON.stringify(manifestsOf(plan, image, publicRepo), null, 2) + "\n");
   const arches = image.builds.map((b) => b.arch).join(", ");
   return `${image.name}: rendered ${arches ? `${arches} and ` : ""}${image.manifests.length} tag(s)`;

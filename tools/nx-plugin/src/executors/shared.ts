@@ -16,7 +16,7 @@ import {
   type Runner,
 } from "../../../../libs/docker/src";
 import type { Repositories } from "../../../../libs/tags/src";
-import { buildRecordFile, buildRunFile, ENV, OUTPUT_DIR } from "../config";
+import { buildRecordFile, ENV, OUTPUT_DIR } from "../config";
 
 export type RenderedContext =
   | {
@@ -46,18 +46,16 @@ export interface BuildRecord {
   readonly dryRun: boolean;
 }
 
-/** How a build ran; kept apart from its record so that a reused build does not look like a new one downstream. */
-export interface BuildRun {
-  /** True when the registry already held this build and nothing was built. */
-  readonly reused: boolean;
-  readonly builder: string;
-  readonly startedAt: string;
-  readonly finishedAt: string;
-}
 
 export interface PublishRecord {
   readonly image: string;
-  readonly manifests: readonly { readonly tag: string; readonly sources: readonly string[]; readonly changed: boolean }[];
+  readonly manifests: readonly {
+    readonly tag: string;
+    readonly sources: readonly string[];
+    readonly changed: boolean;
+    /** The manifest list's digest; null in a dry run. */
+    readonly digest: string | null;
+  }[];
   readonly dryRun: boolean;
 }
 
@@ -65,7 +63,6 @@ export const imageDir = (root: string, image: string): string => join(root, OUTP
 export const renderDir = (root: string, image: string): string => join(imageDir(root, image), "render");
 export const manifestsPath = (root: string, image: string): string => join(renderDir(root, image), "manifests.json");
 export const buildRecordPath = (root: string, image: string, arch: string): string => join(imageDir(root, image), buildRecordFile(arch));
-export const buildRunPath = (root: string, image: string, arch: string): string => join(imageDir(root, image), buildRunFile(arch));
 
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeWhole(path: string, text: string): void {

@@ -1,0 +1,4 @@
+export * from "./records";
+export * from "./schema";
+export * from "./model";
+export * from "./page";

@@ -1,0 +1,231 @@
+/**
+ * status: the state of every build and publish, from the plan and the records
+ * under dist/images/. Writes dist/status/index.html and status.json, or with
+ * --serve serves them on loopback, recomputed as the records change.
+ *
+ *   npx nx run images:status                 npx nx run images:status --serve [--port=8080] [--host=127.0.0.1]
+ *
+ * This file is the edge: it reads the files and the clock and hands the pure
+ * status model (libs/status) plain values.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { join, relative } from "node:path";
+import type { ExecutorContext } from "@nx/devkit";
+import { loadMatrix } from "../../../../libs/matrix/src";
+import { makePlan, type Build, type Plan } from "../../../../libs/plan/src";
+import {
+  buildRecordSchema,
+  CONTENT_SECURITY_POLICY,
+  makeStatus,
+  parseRecord,
+  publishRecordSchema,
+  RECORD_FILES,
+  renderPage,
+  runRecordSchema,
+  type Dated,
+  type ImageRecords,
+  type RunRecord,
+  type StatusDocument,
+} from "../../../../libs/status/src";
+import { DEFAULT_REBUILD_PERIOD_DAYS, rebuildPeriod } from "../config";
+import { buildId, SYNTAX_LINE } from "./build";
+import { renderedContext } from "./render";
+import { imageDir, resolveSettings, say, writeWhole } from "./shared";
+
+export interface StatusOptions {
+  readonly stagingRepo: string;
+  readonly publicRepo: string;
+  readonly rebuildPeriodDays?: number;
+  readonly builtinFrontend?: boolean;
+  /** Serve the page and status.json instead of writing them. */
+  readonly serve?: boolean;
+  readonly host?: string;
+  readonly port?: number;
+  /** Where the files go, relative to the workspace root. */
+  readonly outputDir?: string;
+  /** How often the served page asks for status.json, in milliseconds. */
+  readonly pollMs?: number;
+}
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 8080;
+export const STATUS_DIR = "dist/status";
+
+/** Reads one record if its file is there, with the time the file was written. */
+function readDated<T>(root: string, path: string, parse: (text: string, file: string) => T): Dated<T> | undefined {
+  if (!existsSync(path)) return undefined;
+  const file = relative(root, path);
+  let text: string;
+  let at: string;
+  try {
+    text = readFileSync(path, "utf8");
+    at = statSync(path).mtime.toISOString();
+  } catch (e) {
+    // Replaced between the check and the read (records are renamed into place): read as absent.
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  return { record: parse(text, file), at };
+}
+
+/** Every record dist/images/ holds for the images of the plan. */
+export function readRecords(root: string, plan: Plan): Map<string, ImageRecords> {
+  const records = new Map<string, ImageRecords>();
+  const runOf = (path: string): RunRecord | undefined => readDated(root, path, (t, f) => parseRecord(runRecordSchema, t, f))?.record;
+  for (const image of plan.images) {
+    const dir = imageDir(root, image.name);
+    if (!existsSync(dir)) continue;
+    const builds = new Map<string, Dated<ReturnType<typeof buildRecordSchema.parse>>>();
+    const buildRuns = new Map<string, RunRecord>();
+    for (const b of image.builds) {
+      const build = readDated(root, join(dir, RECORD_FILES.build(b.arch)), (t, f) => parseRecord(buildRecordSchema, t, f));
+      if (build) builds.set(b.arch, build);
+      const run = runOf(join(dir, RECORD_FILES.buildRun(b.arch)));
+      if (run) buildRuns.set(b.arch, run);
+    }
+    const publish = readDated(root, join(dir, RECORD_FILES.publish), (t, f) => parseRecord(publishRecordSchema, t, f));
+    const publishRun = runOf(join(dir, RECORD_FILES.publishRun));
+    records.set(image.name, { builds, buildRuns, ...(publish ? { publish } : {}), ...(publishRun ? { publishRun } : {}) });
+  }
+  return records;
+}
+
+/** The plan and what stays fixed while it does: titles, Dockerfiles, and each build's id given its parent's digest. */
+export interface StatusSource {
+  readonly plan: Plan;
+  readonly repositories: { readonly staging: string; readonly public: string };
+  readonly distros: readonly { name: string; title: string; family: string | null }[];
+  readonly dockerfiles: ReadonlyMap<string, string>;
+  readonly buildIdOf: (build: Build, parentDigest: string | null) => string;
+}
+
+export function statusSource(root: string, rawOptions: StatusOptions): StatusSource {
+  const options = resolveSettings(rawOptions);
+  const repositories = { staging: options.stagingRepo, public: options.publicRepo };
+  const matrix = loadMatrix(root);
+  const plan = makePlan(matrix, { repositories, pins: "commit" });
+  const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);
+  const imageOf = new Map(plan.images.map((i) => [i.name, i]));
+  const contexts = new Map(plan.images.map((i) => [i.name, renderedContext(plan, i)]));
+  const ids = new Map<string, string>();
+  return {
+    plan,
+    repositories,
+    distros: matrix.distros.map((d) => ({ name: d.name, title: d.title, family: d.family })),
+    dockerfiles: new Map(plan.images.flatMap((i) => i.builds.map((b) => [`${i.name}/${b.arch}`, b.dockerfile] as const))),
+    // The same computation the build executor makes, so a record is current exactly when the next run would reuse it.
+    buildIdOf: (build, parentDigest) => {
+      const key = `${build.id} ${parentDigest}`;
+      let id = ids.get(key);
+      if (id === undefined) {
+        const context = contexts.get(build.image) ?? renderedContext(plan, imageOf.get(build.image) as Plan["images"][number]);
+        const dockerfile = options.builtinFrontend ? build.dockerfile.replace(SYNTAX_LINE, "") : build.dockerfile;
+        id = buildId({ platform: `${build.os}/${build.arch}`, dockerfile, context, parentDigest, period });
+        ids.set(key, id);
+      }
+      return id;
+    },
+  };
+}
+
+export function currentStatus(root: string, source: StatusSource): StatusDocument {
+  return makeStatus({
+    plan: source.plan,
+    repositories: source.repositories,
+    distros: source.distros,
+    records: readRecords(root, source.plan),
+    buildIdOf: source.buildIdOf,
+    generatedAt: new Date().toISOString(),
+  });
+}
+
+const statusJson = (status: StatusDocument): string => JSON.stringify({ $schema: "../../images/schema/status.schema.json", ...status }, null, 1) + "\n";
+
+/** Writes index.html and status.json under the output folder; returns their paths. */
+export function writeStatus(root: string, options: StatusOptions): { page: string; json: string; status: StatusDocument } {
+  const source = statusSource(root, options);
+  const status = currentStatus(root, source);
+  const dir = join(root, options.outputDir ?? STATUS_DIR);
+  const page = join(dir, "index.html");
+  const json = join(dir, "status.json");
+  writeWhole(json, statusJson(status));
+  writeWhole(page, renderPage(status, source.dockerfiles, options.pollMs ? { pollMs: options.pollMs } : {}));
+  return { page, json, status };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/**
+ * Serves the page and status.json, each computed afresh (at most every
+ * quarter second), and nothing else. On loopback, requests must name a
+ * loopback host, so a web page cannot reach the server by rebinding a name.
+ */
+export function serveStatus(root: string, options: StatusOptions, log: (line: string) => void = say): Promise<Server> {
+  const source = statusSource(root, options);
+  const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  let cached: { at: number; status: StatusDocument } | undefined;
+  const status = () => {
+    const now = Date.now();
+    if (!cached || now - cached.at > 250) cached = { at: now, status: currentStatus(root, source) };
+    return cached.status;
+  };
+  const send = (res: ServerResponse, code: number, type: string, body: string, head: boolean) => {
+    res.writeHead(code, {
+      "content-type": `${type}; charset=utf-8`,
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "content-security-policy": CONTENT_SECURITY_POLICY,
+    });
+    res.end(head ? undefined : body);
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const head = req.method === "HEAD";
+    if (req.method !== "GET" && !head) return send(res, 405, "text/plain", "only GET\n", false);
+    const requested = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+    if (LOOPBACK.test(host) && !LOOPBACK.test(requested)) return send(res, 403, "text/plain", "not a loopback host\n", head);
+    const path = (req.url ?? "/").split("?")[0];
+    try {
+      if (path === "/" || path === "/index.html") return send(res, 200, "text/html", renderPage(status(), source.dockerfiles, options.pollMs ? { pollMs: options.pollMs } : {}), head);
+      if (path === "/status.json") return send(res, 200, "application/json", statusJson(status()), head);
+    } catch (e) {
+      log(`status: ${(e as Error).message}`);
+      return send(res, 500, "text/plain", `${(e as Error).message}\n`, head);
+    }
+    return send(res, 404, "text/plain", "not found\n", head);
+  };
+  return new Promise((resolve, reject) => {
+    const server = createServer(handle);
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      const shown = typeof address === "object" && address ? `${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}` : `${host}:${port}`;
+      log(`status: serving http://${shown}/ (page and status.json; Ctrl-C stops)`);
+      resolve(server);
+    });
+  });
+}
+
+export default async function status(options: StatusOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  try {
+    if (!options.serve) {
+      const written = writeStatus(context.root, options);
+      const c = written.status.counts.builds;
+      say(`status: ${Object.entries(c).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(", ")}`);
+      say(`status: wrote ${relative(context.root, written.page)} and ${relative(context.root, written.json)}`);
+      return { success: true };
+    }
+    const server = await serveStatus(context.root, options);
+    await new Promise<void>((resolve) => {
+      const stop = () => server.close(() => resolve());
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    return { success: true };
+  } catch (e) {
+    say(`status failed: ${(e as Error).message}`);
+    return { success: false };
+  }
+}
