@@ -50,6 +50,30 @@ export function storedCredentials(server: string, env = process.env): Credential
   }
 }
 
+/** The key docker's config uses for a registry (Docker Hub keeps its historical one). */
+export const dockerConfigKey = (registry: string): string => (registry === "registry-1.docker.io" ? "https://index.docker.io/v1/" : registry);
+
+/** Where a registry login comes from: a password file for one registry, and the user's own `docker login`s. */
+export interface RegistryAuth {
+  /** The one registry the password file's credentials are for. */
+  readonly server: string;
+  readonly username?: string;
+  readonly passwordFile?: string;
+}
+
+/**
+ * Credentials per registry, each given only to the registry it is for: the
+ * password file's to `auth.server` alone; any other registry (Docker Hub, quay,
+ * their token services) gets at most what the user's own `docker login` stored for it.
+ */
+export function scopedCredentials(auth: RegistryAuth, env = process.env): { readonly fromFile?: Credentials; forRegistry(registry: string): Credentials | undefined } {
+  const fromFile = readCredentials(auth);
+  return {
+    ...(fromFile ? { fromFile } : {}),
+    forRegistry: (registry) => (registry === auth.server && fromFile) || storedCredentials(dockerConfigKey(registry), env),
+  };
+}
+
 export interface TemporaryDockerConfig {
   /** Pass as DOCKER_CONFIG to docker commands. */
   readonly env: Readonly<Record<string, string>>;

@@ -38,6 +38,35 @@ export function parseReference(text: string): ImageReference {
   return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 
+/** A repository: where images are pushed under tags, e.g. `localhost:5000/opam-staging`, `ocaml/opam`. */
+export interface Repository {
+  /** host[:port] as used for the HTTP API (Docker Hub: registry-1.docker.io). */
+  readonly registry: string;
+  /** The path within the registry (Docker Hub's official images: `library/<name>`). */
+  readonly path: string;
+}
+
+/** Reads a repository option; one line naming `what` when it is not one (a tag or digest is not). */
+export function parseRepository(text: string, what: string): Repository {
+  let ref: ImageReference;
+  try {
+    ref = parseReference(text);
+  } catch {
+    throw new Error(`${what}: "${text}" is not an image repository (like localhost:5000/opam-staging or ocaml/opam)`);
+  }
+  if (ref.tag !== undefined || ref.digest !== undefined) {
+    throw new Error(`${what}: "${text}" names a ${ref.digest ? "digest" : "tag"}; give the repository alone`);
+  }
+  return { registry: ref.registry, path: ref.repository };
+}
+
+/** As docker writes a repository: without Docker Hub's host and `library/`. */
+export const repositoryText = (repo: Repository): string => repositoryName({ registry: repo.registry, repository: repo.path });
+/** `<repository>:<tag>`. */
+export const tagIn = (repo: Repository, tag: string): string => `${repositoryText(repo)}:${tag}`;
+/** `<repository>@<digest>`. */
+export const digestIn = (repo: Repository, digest: string): string => `${repositoryText(repo)}@${digest}`;
+
 /** The name without tag or digest, as docker writes it (`localhost:5000/opam-staging`). */
 export function repositoryName(ref: ImageReference): string {
   if (ref.registry === DOCKER_HUB) return ref.repository.replace(/^library\//, "");

@@ -1,6 +1,7 @@
 import { execaSync } from "execa";
 import { describe, expect, it } from "vitest";
-import { parsePluginOptions, rebuildPeriod, rebuildPeriodCommand } from "./config";
+import { parsePluginOptions, rebuildPeriodCommand } from "./config";
+import { rebuildPeriod } from "./settings";
 
 describe("rebuild periods", () => {
   it("are the same whether Nx's runtime input or the build executor computes them", () => {

@@ -70,17 +70,6 @@ export const DEFAULT_REBUILD_PERIOD_DAYS = 7;
 const DAY_MS = 86_400_000;
 
 /**
- * The rebuild period a moment falls in (periods count from the Unix epoch), as
- * a label; OBI_NOW (an ISO date) stands in for the clock. Part of every build's hash.
- */
-export function rebuildPeriod(days: number, env = process.env): string {
-  if (days <= 0) return "none";
-  const now = env.OBI_NOW ? Date.parse(env.OBI_NOW) : Date.now();
-  if (Number.isNaN(now)) throw new Error(`OBI_NOW is not a date: ${env.OBI_NOW}`);
-  return `${days}d#${Math.floor(now / (days * DAY_MS))}`;
-}
-
-/**
  * The same computation as a shell command, for Nx's `runtime` input: Nx runs it
  * once per run and hashes its output into every build task.
  */

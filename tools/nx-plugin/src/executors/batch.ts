@@ -5,6 +5,7 @@
  * many of the builds themselves.
  */
 import type { ExecutorContext, TaskGraph } from "@nx/devkit";
+import { batchParallelism } from "../settings";
 
 export interface TaskOutcome {
   readonly success: boolean;
@@ -12,12 +13,6 @@ export interface TaskOutcome {
   readonly startTime?: number;
   readonly endTime?: number;
   readonly status?: "success" | "failure" | "skipped";
-}
-
-/** How many tasks of a batch run at once: OBI_PARALLEL, else NX_PARALLEL, else Nx's default of 3. */
-export function batchParallelism(env = process.env): number {
-  const n = Number(env.OBI_PARALLEL ?? env.NX_PARALLEL ?? 3);
-  return Number.isInteger(n) && n > 0 ? n : 3;
 }
 
 /**
@@ -50,9 +45,17 @@ export async function* runInOrder<O>(
   taskGraph: TaskGraph,
   inputs: Record<string, O>,
   run: (options: O, log: TaskLog) => Promise<boolean>,
-  parallel = batchParallelism(),
+  parallelism?: number,
 ): AsyncIterableIterator<{ task: string; result: TaskOutcome }> {
   const ids = Object.keys(taskGraph.tasks);
+  let parallel: number;
+  try {
+    parallel = parallelism ?? batchParallelism();
+  } catch (e) {
+    // A bad OBI_PARALLEL fails every task of the batch with the one line that says why.
+    for (const id of ids) yield { task: id, result: { success: false, status: "failure", terminalOutput: `${(e as Error).message}\n` } };
+    return;
+  }
   const inBatch = new Set(ids);
   const finished = new Map<string, boolean>();
   const running = new Map<string, Promise<{ task: string; result: TaskOutcome }>>();

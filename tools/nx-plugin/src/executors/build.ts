@@ -8,8 +8,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildAndPush, checkoutPinned, dryRunner, parseReference, repositoryName, type BuildRequest } from "../../../../libs/docker/src";
-import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, rebuildPeriod } from "../config";
+import { buildAndPush, checkoutPinned, dryRunner, repositoryText, tagIn, type BuildRequest } from "../../../../libs/docker/src";
+import { resolveSettings, type Settings } from "../settings";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
 import {
@@ -17,7 +17,6 @@ import {
   openSession,
   readJson,
   renderDir,
-  resolveSettings,
   writeWhole,
   type BuildRecord,
   type RenderedContext,
@@ -54,9 +53,11 @@ interface PreparedBuild {
   readonly repo: string;
   readonly stagingTag: string;
   readonly idTag: string;
+  /** The builder it runs on; absent: the default one. */
+  readonly builder?: string;
 }
 
-function prepare(options: BuildOptions & { dryRun: boolean }, root: string): PreparedBuild {
+function prepare(options: BuildOptions, settings: Settings, root: string): PreparedBuild {
   const label = `${options.image} (${options.arch})`;
   const platform = `${options.os}/${options.arch}`;
   const dir = renderDir(root, options.image);
@@ -66,22 +67,30 @@ function prepare(options: BuildOptions & { dryRun: boolean }, root: string): Pre
   const parent = options.parent
     ? readJson<BuildRecord>(buildRecordPath(root, options.parent.image, options.parent.arch), `the build of ${options.parent.image} (${options.parent.arch})`)
     : undefined;
-  if (parent && !options.dryRun && (parent.dryRun || !parent.digest)) {
+  if (parent && !settings.dryRun && (parent.dryRun || !parent.digest)) {
     throw new Error(`${options.parent?.image} (${options.arch}) was only a dry run; build it for real first`);
   }
-  const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);
   // A dry parent has no digest yet: its build id stands in, so a dry child still follows its parent.
   const parentDigest = parent ? (parent.digest ?? `dry-run:${parent.buildId}`) : null;
-  const id = buildId({ platform, dockerfile, context: rendered, parentDigest, period });
-  const repo = repositoryName(parseReference(`${options.stagingRepo}:${options.tag}`));
-  return { label, platform, dockerfile, rendered, id, repo, stagingTag: `${repo}:${options.tag}`, idTag: `${repo}:build-${id}` };
+  const id = buildId({ platform, dockerfile, context: rendered, parentDigest, period: settings.rebuildPeriod });
+  return {
+    label,
+    platform,
+    dockerfile,
+    rendered,
+    id,
+    repo: repositoryText(settings.staging),
+    stagingTag: tagIn(settings.staging, options.tag),
+    idTag: tagIn(settings.staging, `build-${id}`),
+    ...(settings.builder ? { builder: settings.builder } : {}),
+  };
 }
 
 /** The `docker buildx build` request for a prepared build in a context folder. */
-function buildRequest(build: PreparedBuild, options: BuildOptions, contextDir: string, env: Readonly<Record<string, string>>, log: TaskLog): BuildRequest {
+function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Record<string, string>>, log: TaskLog): BuildRequest {
   const { rendered } = build;
   return {
-    ...(options.builder ? { builder: options.builder } : {}),
+    ...(build.builder ? { builder: build.builder } : {}),
     platform: build.platform,
     contextDir,
     dockerfile: join(contextDir, "Dockerfile"),
@@ -95,18 +104,18 @@ function buildRequest(build: PreparedBuild, options: BuildOptions, contextDir: s
 }
 
 /** A dry run: says what would be built and pushed; touches neither docker, the registry nor any secret. */
-async function describeBuild(build: PreparedBuild, options: BuildOptions, log: TaskLog): Promise<null> {
-  const builder = options.builder ?? "the default builder";
+async function describeBuild(build: PreparedBuild, log: TaskLog): Promise<null> {
+  const builder = build.builder ?? "the default builder";
   log.say(`${build.label}: would build ${build.stagingTag} for ${build.platform} on ${builder} (build ${build.id.slice(0, 12)}), unless ${build.repo} already holds that build`);
   if (build.rendered.kind === "opam-repository") log.say(`${build.label}: would check out ${build.rendered.url} at ${build.rendered.commit}`);
-  await buildAndPush(dryRunner((line) => log.say(`${build.label}: ${line}`)), buildRequest(build, options, "<context>", {}, log));
+  await buildAndPush(dryRunner((line) => log.say(`${build.label}: ${line}`)), buildRequest(build, "<context>", {}, log));
   log.say(`${build.label}: would push ${build.stagingTag} and ${build.idTag}`);
   return null;
 }
 
 /** A real build: reuses the registry's copy of this build id, or builds and pushes it. */
-async function realBuild(build: PreparedBuild, options: BuildOptions, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
-  const cached = await session.registry.getManifest(`${options.stagingRepo}:build-${build.id}`);
+async function realBuild(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
+  const cached = await session.registry.getManifest(build.idTag);
   if (cached) {
     // Already built, by us or anyone sharing the staging repository: point the tag at it.
     const current = await session.registry.getManifest(build.stagingTag);
@@ -114,7 +123,7 @@ async function realBuild(build: PreparedBuild, options: BuildOptions, session: S
     log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.digest}); not building`);
     return { digest: cached.digest, reused: true };
   }
-  log.say(`${build.label}: building ${build.stagingTag} (build ${build.id.slice(0, 12)}) on ${options.builder ?? "the default builder"}`);
+  log.say(`${build.label}: building ${build.stagingTag} (build ${build.id.slice(0, 12)}) on ${build.builder ?? "the default builder"}`);
   const contextDir = mkdtempSync(join(tmpdir(), "obi-context-"));
   try {
     if (build.rendered.kind === "opam-repository") {
@@ -122,9 +131,9 @@ async function realBuild(build: PreparedBuild, options: BuildOptions, session: S
       await checkoutPinned(session.runner, build.rendered.url, build.rendered.commit, contextDir);
     }
     const dockerfilePath = join(contextDir, "Dockerfile");
-    if (existsSync(dockerfilePath)) throw new Error(`the build context of ${options.image} already has a Dockerfile`);
+    if (existsSync(dockerfilePath)) throw new Error(`the build context of ${build.label} already has a Dockerfile`);
     writeFileSync(dockerfilePath, build.dockerfile);
-    const digest = (await buildAndPush(session.runner, buildRequest(build, options, contextDir, session.dockerEnv, log))) ?? null;
+    const digest = (await buildAndPush(session.runner, buildRequest(build, contextDir, session.dockerEnv, log))) ?? null;
     log.say(`${build.label}: pushed ${build.stagingTag}${digest ? ` (${digest})` : ""}`);
     return { digest, reused: false };
   } finally {
@@ -136,16 +145,16 @@ async function realBuild(build: PreparedBuild, options: BuildOptions, session: S
 export async function runBuild(rawOptions: BuildOptions, root: string, log: TaskLog): Promise<boolean> {
   const label = `${rawOptions.image} (${rawOptions.arch})`;
   try {
-    const resolved = resolveSettings(parseOptions("build", rawOptions));
-    const options = { ...resolved, builder: process.env[builderEnv(resolved.arch)] || resolved.builder };
-    const build = prepare(options, root);
+    const options = parseOptions("build", rawOptions);
+    const settings = resolveSettings(options);
+    const build = prepare(options, settings, root);
     let outcome: { digest: string | null; reused: boolean };
-    if (options.dryRun) {
-      outcome = { digest: await describeBuild(build, options, log), reused: false };
+    if (settings.dryRun) {
+      outcome = { digest: await describeBuild(build, log), reused: false };
     } else {
-      const session = openSession(options);
+      const session = openSession(settings);
       try {
-        outcome = await realBuild(build, options, session, log);
+        outcome = await realBuild(build, session, log);
       } finally {
         session.close();
       }
@@ -157,11 +166,11 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
       stagingTag: build.stagingTag,
       digest: outcome.digest,
       buildId: build.id,
-      dryRun: options.dryRun,
+      dryRun: settings.dryRun,
     };
-    log.note({ reused: outcome.reused, builder: options.builder ?? "default" });
+    log.note({ reused: outcome.reused, builder: build.builder ?? "default" });
     writeWhole(buildRecordPath(root, options.image, options.arch), JSON.stringify(record, null, 2) + "\n");
-    if (options.dryRun) log.say(`${label}: dry run: nothing was built, nothing sent to a registry`);
+    if (settings.dryRun) log.say(`${label}: dry run: nothing was built, nothing sent to a registry`);
     return true;
   } catch (e) {
     log.say(failureLine(label, "build", e));

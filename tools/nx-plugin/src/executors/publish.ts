@@ -6,14 +6,14 @@
 import { join } from "node:path";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
-import { createManifestList, dryRunner, parseReference, repositoryName } from "../../../../libs/docker/src";
+import { createManifestList, digestIn, dryRunner, parseReference, tagIn } from "../../../../libs/docker/src";
+import { resolveSettings } from "../settings";
 import {
   buildRecordPath,
   imageDir,
   manifestsPath,
   openSession,
   readJson,
-  resolveSettings,
   writeWhole,
   type BuildRecord,
   type PublishRecord,
@@ -27,8 +27,10 @@ export type { PublishOptions };
 export async function runPublish(rawOptions: PublishOptions, root: string, log: TaskLog): Promise<boolean> {
   const say = (line: string) => log.say(`${rawOptions.image}: ${line}`);
   try {
-    const options = resolveSettings(parseOptions("publish", rawOptions));
-    const publicRepo = repositoryName(parseReference(`${options.publicRepo}:x`));
+    const options = parseOptions("publish", rawOptions);
+    const settings = resolveSettings(options);
+    const publicRepo = settings.public;
+    if (!publicRepo) throw new Error("no public repository is set");
     const rendered = readJson<RenderedManifests>(manifestsPath(root, options.image), `the tags of ${options.image}`);
     const wanted = rendered.manifests.map((manifest) => {
       const builds = manifest.sources.map((s) =>
@@ -36,16 +38,21 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
       );
       const dry = builds.find((b) => b.dryRun || !b.digest);
       // Nothing half-real: a dry build never reaches a public tag.
-      if (dry && !options.dryRun) throw new Error(`${dry.image} (${dry.arch}) was only a dry run; build it for real before publishing`);
-      return { tag: `${publicRepo}:${manifest.name}`, builds, sources: builds.map((b) => {
-          const repo = repositoryName(parseReference(b.stagingTag));
+      if (dry && !settings.dryRun) throw new Error(`${dry.image} (${dry.arch}) was only a dry run; build it for real before publishing`);
+      return {
+        tag: tagIn(publicRepo, manifest.name),
+        builds,
+        sources: builds.map((b) => {
+          // The staging repository a build went to is in its record, as a reference docker understands.
+          const staging = parseReference(b.stagingTag);
+          const repo = { registry: staging.registry, path: staging.repository };
           // A dry build has no digest yet; its build-id tag names exactly the image a real run would join.
-          return b.digest ? `${repo}@${b.digest}` : `${repo}:build-${b.buildId}`;
+          return b.digest ? digestIn(repo, b.digest) : tagIn(repo, `build-${b.buildId}`);
         }),
       };
     });
     const manifests: PublishRecord["manifests"][number][] = [];
-    if (options.dryRun) {
+    if (settings.dryRun) {
       const runner = dryRunner(say);
       for (const { tag, sources } of wanted) {
         say(`would push ${tag} <- ${sources.join(", ")}`);
@@ -53,7 +60,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
         manifests.push({ tag, sources, changed: true, digest: null });
       }
     } else {
-      const session = openSession(options);
+      const session = openSession(settings);
       try {
         for (const { tag, builds, sources } of wanted) {
           const current = await session.registry.platforms(tag);
@@ -73,9 +80,9 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
         session.close();
       }
     }
-    const record: PublishRecord = { image: options.image, manifests, dryRun: options.dryRun };
+    const record: PublishRecord = { image: options.image, manifests, dryRun: settings.dryRun };
     writeWhole(join(imageDir(root, options.image), "publish.json"), JSON.stringify(record, null, 2) + "\n");
-    if (options.dryRun) say("dry run: no tag was created or moved");
+    if (settings.dryRun) say("dry run: no tag was created or moved");
     return true;
   } catch (e) {
     log.say(failureLine(rawOptions.image, "publish", e));

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { loadMatrix } from "../../../../libs/matrix/src";
 import { makePlan, type Build, type Image, type Plan } from "../../../../libs/plan/src";
 import { executorOf, type TaskLog } from "./batch";
-import { manifestsPath, renderDir, resolveRepositories, writeWhole, type RenderedContext, type RenderedManifests } from "./shared";
+import { resolveRepositories } from "../settings";
+import { manifestsPath, renderDir, writeWhole, type RenderedContext, type RenderedManifests } from "./shared";
 import { failureLine, parseOptions, type RenderOptions } from "./options";
 
 export type { RenderOptions };

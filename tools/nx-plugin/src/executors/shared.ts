@@ -4,19 +4,9 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import {
-  parseReference,
-  readCredentials,
-  realRunner,
-  RegistryClient,
-  storedCredentials,
-  temporaryDockerConfig,
-  type CredentialSource,
-  type Credentials,
-  type Runner,
-} from "../../../../libs/docker/src";
-import type { Repositories } from "../../../../libs/tags/src";
-import { buildRecordFile, ENV, OUTPUT_DIR } from "../config";
+import { dockerConfigKey, realRunner, RegistryClient, scopedCredentials, temporaryDockerConfig, type Runner } from "../../../../libs/docker/src";
+import { buildRecordFile, OUTPUT_DIR } from "../config";
+import type { Settings } from "../settings";
 
 export type RenderedContext =
   | {
@@ -80,52 +70,6 @@ export function readJson<T>(path: string, what: string): T {
   }
 }
 
-export interface RegistrySettings extends CredentialSource {}
-
-export interface TaskSettings {
-  readonly stagingRepo: string;
-  readonly publicRepo?: string;
-  readonly registry?: RegistrySettings;
-  readonly dryRun?: boolean;
-}
-
-/**
- * A yes/no from the environment: unset or empty is "not said"; anything but
- * 1/true/0/false is refused, so a typo never turns a dry run into a real one.
- */
-export function envFlag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
-  const value = env[name];
-  if (value === undefined || value === "") return undefined;
-  if (value === "1" || value === "true") return true;
-  if (value === "0" || value === "false") return false;
-  throw new Error(`${name}: "${value}" is not a boolean; use 1, true, 0 or false`);
-}
-
-/** The repositories after the environment's overrides: all that rendering needs. */
-export function resolveRepositories(options: { readonly stagingRepo: string; readonly publicRepo: string }, env = process.env): Repositories {
-  return { staging: env[ENV.stagingRepo] || options.stagingRepo, public: env[ENV.publicRepo] || options.publicRepo };
-}
-
-/** Options after the environment's overrides (OBI_*), which are also the tasks' env inputs. */
-export function resolveSettings<T extends TaskSettings>(options: T, env = process.env): T & { readonly dryRun: boolean } {
-  const registry = options.registry ?? {};
-  return {
-    ...options,
-    stagingRepo: env[ENV.stagingRepo] || options.stagingRepo,
-    ...(options.publicRepo !== undefined ? { publicRepo: env[ENV.publicRepo] || options.publicRepo } : {}),
-    registry: {
-      ...registry,
-      ...(env[ENV.server] ? { server: env[ENV.server] } : {}),
-      ...(env[ENV.username] ? { username: env[ENV.username] } : {}),
-      ...(env[ENV.passwordFile] ? { passwordFile: env[ENV.passwordFile] } : {}),
-    },
-    dryRun: envFlag(env, ENV.dryRun) ?? Boolean(options.dryRun),
-  };
-}
-
-/** The key docker's config uses for a registry. */
-const configKey = (registry: string): string => (registry === "registry-1.docker.io" ? "https://index.docker.io/v1/" : registry);
-
 /** What a real build or publish talks to docker and the registry through; a dry run opens none. */
 export interface Session {
   readonly runner: Runner;
@@ -135,16 +79,17 @@ export interface Session {
   close(): void;
 }
 
-/** Everything a real build or publish task needs to talk to docker and the registry, with its secrets contained. */
-export function openSession(settings: TaskSettings): Session {
-  const server = settings.registry?.server ?? parseReference(`${settings.stagingRepo}:x`).registry;
-  const fromFile: Credentials | undefined = readCredentials(settings.registry ?? {});
-  const dockerConfig = fromFile ? temporaryDockerConfig(configKey(server), fromFile) : undefined;
-  const credentials = (registry: string) =>
-    registry === server ? (fromFile ?? storedCredentials(configKey(registry))) : storedCredentials(configKey(registry));
+/**
+ * Everything a real build or publish needs to talk to docker and the registry,
+ * with its secrets contained: the password file's credentials go only to the
+ * registry they are for, by the registry client and by docker alike.
+ */
+export function openSession(settings: Settings): Session {
+  const credentials = scopedCredentials(settings.auth);
+  const dockerConfig = credentials.fromFile ? temporaryDockerConfig(dockerConfigKey(settings.auth.server), credentials.fromFile) : undefined;
   return {
     runner: realRunner(),
-    registry: new RegistryClient({ credentials }),
+    registry: new RegistryClient({ credentials: credentials.forRegistry }),
     dockerEnv: dockerConfig?.env ?? {},
     close: () => dockerConfig?.dispose(),
   };

@@ -28,10 +28,11 @@ import {
   type RunRecord,
   type StatusDocument,
 } from "../../../../libs/status/src";
-import { DEFAULT_REBUILD_PERIOD_DAYS, rebuildPeriod } from "../config";
+import { DEFAULT_REBUILD_PERIOD_DAYS } from "../config";
+import { rebuildPeriod, resolveRepositories } from "../settings";
 import { buildId, SYNTAX_LINE } from "./build";
 import { renderedContext } from "./render";
-import { imageDir, resolveSettings, say, writeWhole } from "./shared";
+import { imageDir, say, writeWhole } from "./shared";
 
 export interface StatusOptions {
   readonly stagingRepo: string;
@@ -100,9 +101,8 @@ export interface StatusSource {
   readonly buildIdOf: (build: Build, parentDigest: string | null) => string;
 }
 
-export function statusSource(root: string, rawOptions: StatusOptions): StatusSource {
-  const options = resolveSettings(rawOptions);
-  const repositories = { staging: options.stagingRepo, public: options.publicRepo };
+export function statusSource(root: string, options: StatusOptions): StatusSource {
+  const repositories = resolveRepositories(options);
   const matrix = loadMatrix(root);
   const plan = makePlan(matrix, { repositories, pins: "commit" });
   const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);

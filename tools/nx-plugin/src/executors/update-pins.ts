@@ -7,20 +7,18 @@
  *   nx run images:update-pins            nx run images:update-pins --check
  */
 import type { ExecutorContext } from "@nx/devkit";
-import { parseReference, RegistryClient, readCredentials, realRunner, runChecked, storedCredentials } from "../../../../libs/docker/src";
+import { parseReference, RegistryClient, realRunner, runChecked, scopedCredentials } from "../../../../libs/docker/src";
 import { describeChange, updatePins, type Upstream } from "../../../../libs/pins/src";
-import { resolveSettings, say, type RegistrySettings } from "./shared";
+import { resolveSettings, type Settings } from "../settings";
+import { say } from "./shared";
 import { parseOptions, type UpdatePinsOptions } from "./options";
 
 export type { UpdatePinsOptions };
 
-export function liveUpstream(settings: { registry?: RegistrySettings }): Upstream {
+/** Branch heads by `git ls-remote`, digests by the registry API; the password file's login goes only to its own registry. */
+export function liveUpstream(settings: Pick<Settings, "auth">): Upstream {
   const runner = realRunner();
-  const fromFile = readCredentials(settings.registry ?? {});
-  const server = settings.registry?.server;
-  const client = new RegistryClient({
-    credentials: (registry) => (fromFile && (!server || registry === server) ? fromFile : storedCredentials(registry)),
-  });
+  const client = new RegistryClient({ credentials: scopedCredentials(settings.auth).forRegistry });
   return {
     async branchHead(url, branch) {
       const out = await runChecked(runner, "git", ["ls-remote", url, `refs/heads/${branch}`]);
@@ -38,14 +36,16 @@ export function liveUpstream(settings: { registry?: RegistrySettings }): Upstrea
 
 export default async function updatePinsExecutor(rawOptions: UpdatePinsOptions, context: ExecutorContext): Promise<{ success: boolean }> {
   let options: UpdatePinsOptions;
+  let settings: Settings;
   try {
-    options = resolveSettings(parseOptions("update-pins", rawOptions));
+    options = parseOptions("update-pins", rawOptions);
+    settings = resolveSettings(options);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
     return { success: false };
   }
   try {
-    const changes = await updatePins(context.root, liveUpstream(options), { write: !options.check });
+    const changes = await updatePins(context.root, liveUpstream(settings), { write: !options.check });
     for (const change of changes) say(describeChange(change));
     if (changes.length === 0) say("every pin is current");
     else if (options.check) say(`${changes.length} pin(s) would move; run nx run images:update-pins`);

@@ -1,0 +1,127 @@
+/**
+ * The one resolver of options, environment and secrets, and where the password
+ * file's credentials may go: to the registry they are for and nowhere else. Two
+ * registries on loopback record every Authorization header they receive; one
+ * asks for Basic credentials, the other sends clients to a token service (as
+ * Docker Hub, quay and mcr do).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openSession } from "./executors/shared";
+import { liveUpstream } from "./executors/update-pins";
+import { batchParallelism, resolveRepositories, resolveSettings } from "./settings";
+
+const PASSWORD = "s3cret-for-the-staging-registry";
+const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] });
+
+interface Recorder {
+  readonly host: string;
+  readonly authorizations: string[];
+  close(): void;
+}
+
+/** A registry that answers every manifest after authentication; Basic, or Bearer through its own token service. */
+async function registry(scheme: "basic" | "bearer"): Promise<Recorder> {
+  const authorizations: string[] = [];
+  let host = "";
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    if (req.headers.authorization) authorizations.push(req.headers.authorization);
+    if (req.url?.startsWith("/token")) {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      return res.end(JSON.stringify({ token: "anonymous-pull-token" }));
+    }
+    const ok = scheme === "basic" ? req.headers.authorization?.startsWith("Basic ") : req.headers.authorization === "Bearer anonymous-pull-token";
+    if (!ok) {
+      const challenge = scheme === "basic" ? 'Basic realm="test"' : `Bearer realm="http://${host}/token",service="other"`;
+      res.writeHead(401, { "WWW-Authenticate": challenge });
+      return res.end();
+    }
+    res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json", "Docker-Content-Digest": "sha256:feed" });
+    res.end(MANIFEST);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { host, authorizations, close: () => server.close() };
+}
+
+let staging: Recorder;
+let other: Recorder;
+let dir: string;
+let passwordFile: string;
+
+beforeAll(async () => {
+  staging = await registry("basic");
+  other = await registry("bearer");
+  dir = mkdtempSync(join(tmpdir(), "obi-settings-"));
+  passwordFile = join(dir, "password");
+  writeFileSync(passwordFile, `${PASSWORD}\n`);
+});
+
+afterAll(() => {
+  staging.close();
+  other.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const leaked = (headers: readonly string[]) =>
+  headers.filter((h) => h.includes(Buffer.from(`obi:${PASSWORD}`).toString("base64")) || h.includes(PASSWORD));
+
+describe("the password file's credentials", () => {
+  const options = () => ({ stagingRepo: `${staging.host}/opam-staging`, registry: { username: "obi", passwordFile } });
+
+  it("go to the staging repository's registry, which is where they apply when no server is named", async () => {
+    const settings = resolveSettings(options(), {});
+    expect(settings.auth.server).toBe(staging.host);
+    await liveUpstream(settings).imageDigest(`${staging.host}/opam-staging`, "x");
+    expect(leaked(staging.authorizations).length).toBeGreaterThan(0);
+  });
+
+  it("never reach another registry or its token service, through the pin updater", async () => {
+    const settings = resolveSettings(options(), {});
+    expect(await liveUpstream(settings).imageDigest(`${other.host}/library/debian`, "13")).toBe("sha256:feed");
+    expect(other.authorizations.length).toBeGreaterThan(0);
+    expect(leaked(other.authorizations)).toEqual([]);
+  });
+
+  it("never reach another registry through a build's or publish's session either", async () => {
+    const session = openSession(resolveSettings(options(), {}));
+    try {
+      expect((await session.registry.getManifest(`${other.host}/library/alpine:3.24`))?.digest).toBe("sha256:feed");
+    } finally {
+      session.close();
+    }
+    expect(leaked(other.authorizations)).toEqual([]);
+  });
+});
+
+describe("resolving a task's settings", () => {
+  const base = { stagingRepo: "localhost:5000/opam-staging", publicRepo: "localhost:5000/opam" };
+
+  it("takes the environment over the options, and the options over the defaults", () => {
+    const settings = resolveSettings(
+      { ...base, arch: "arm64", builder: "from-options", registry: { username: "a" } },
+      { OBI_STAGING_REPO: "ghcr.io/me/staging", OBI_BUILDER_ARM64: "from-env", OBI_DRY_RUN: "1", OBI_REGISTRY_USER: "b", OBI_NOW: "2026-03-05T00:00:00Z" },
+    );
+    expect(settings.staging).toEqual({ registry: "ghcr.io", path: "me/staging" });
+    expect(settings.public).toEqual({ registry: "localhost:5000", path: "opam" });
+    expect(settings.builder).toBe("from-env");
+    expect(settings.dryRun).toBe(true);
+    expect(settings.auth).toEqual({ server: "ghcr.io", username: "b" });
+    expect(settings.rebuildPeriod).toMatch(/^7d#\d+$/);
+  });
+
+  it("refuses what it cannot read in one line naming where it came from", () => {
+    expect(() => resolveSettings(base, { OBI_DRY_RUN: "yes" })).toThrow(/^OBI_DRY_RUN: "yes" is not a boolean/);
+    expect(() => resolveSettings(base, { OBI_STAGING_REPO: "Not A Repo" })).toThrow(/^OBI_STAGING_REPO: "Not A Repo" is not an image repository/);
+    expect(() => resolveSettings({ ...base, stagingRepo: "localhost:5000/opam:latest" }, {})).toThrow(/names a tag; give the repository alone/);
+    expect(() => resolveRepositories(base, { OBI_PUBLIC_REPO: "x@sha256:00" })).toThrow(/^OBI_PUBLIC_REPO: /);
+    expect(() => resolveSettings(base, { OBI_NOW: "next tuesday" })).toThrow(/OBI_NOW is not a date/);
+    expect(() => batchParallelism({ OBI_PARALLEL: "0" })).toThrow(/^OBI_PARALLEL: "0" is not a number of tasks/);
+    expect(batchParallelism({ NX_PARALLEL: "5" })).toBe(5);
+    expect(batchParallelism({})).toBe(3);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * The one place a task's settings come from: its options (nx.json, checked by
+ * options.ts), the OBI_* environment that overrides them for a run, the clock,
+ * and the secret files they name. Every executor asks here; nothing else reads
+ * OBI_* or a password file.
+ */
+import { parseRepository, type RegistryAuth, type Repository } from "../../../libs/docker/src";
+import type { Repositories } from "../../../libs/tags/src";
+import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, ENV } from "./config";
+
+type Env = NodeJS.ProcessEnv;
+
+/**
+ * A yes/no from the environment: unset or empty is "not said"; anything but
+ * 1/true/0/false is refused, so a typo never turns a dry run into a real one.
+ */
+export function envFlag(env: Env, name: string): boolean | undefined {
+  const value = env[name];
+  if (value === undefined || value === "") return undefined;
+  if (value === "1" || value === "true") return true;
+  if (value === "0" || value === "false") return false;
+  throw new Error(`${name}: "${value}" is not a boolean; use 1, true, 0 or false`);
+}
+
+/** A repository option after its environment override, as text (what the plan prints) and checked. */
+function repositoryOption(option: string, envName: string, env: Env): { readonly text: string; readonly repository: Repository } {
+  const fromEnv = env[envName];
+  const text = fromEnv || option;
+  return { text, repository: parseRepository(text, fromEnv ? envName : "the plugin option for it") };
+}
+
+/** The repositories the plan is made for: all that rendering needs. */
+export function resolveRepositories(options: { readonly stagingRepo: string; readonly publicRepo: string }, env: Env = process.env): Repositories {
+  return { staging: repositoryOption(options.stagingRepo, ENV.stagingRepo, env).text, public: repositoryOption(options.publicRepo, ENV.publicRepo, env).text };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The rebuild period a moment falls in (periods count from the Unix epoch), as
+ * a label; OBI_NOW (an ISO date) stands in for the clock. Part of every build's id,
+ * and the same computation Nx runs as the builds' runtime input (config.ts).
+ */
+export function rebuildPeriod(days: number, env: Env = process.env): string {
+  if (days <= 0) return "none";
+  const now = env.OBI_NOW ? Date.parse(env.OBI_NOW) : Date.now();
+  if (Number.isNaN(now)) throw new Error(`OBI_NOW is not a date: ${env.OBI_NOW}`);
+  return `${days}d#${Math.floor(now / (days * DAY_MS))}`;
+}
+
+/** How many tasks of a batch run at once: OBI_PARALLEL, else NX_PARALLEL, else Nx's default of 3. */
+export function batchParallelism(env: Env = process.env): number {
+  const [name, value] = env.OBI_PARALLEL ? ["OBI_PARALLEL", env.OBI_PARALLEL] : env.NX_PARALLEL ? ["NX_PARALLEL", env.NX_PARALLEL] : ["", "3"];
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: "${value}" is not a number of tasks (a whole number from 1)`);
+  return n;
+}
+
+/** What a task's options may say that the settings resolve. */
+export interface SettingsOptions {
+  readonly stagingRepo: string;
+  readonly publicRepo?: string;
+  readonly registry?: { readonly server?: string; readonly username?: string; readonly passwordFile?: string };
+  readonly dryRun?: boolean;
+  /** A build's arch, whose builder OBI_BUILDER_<ARCH> may override. */
+  readonly arch?: string;
+  readonly builder?: string;
+  readonly rebuildPeriodDays?: number;
+}
+
+/** A task's settings, resolved. */
+export interface Settings {
+  readonly staging: Repository;
+  /** Absent for tasks that publish nothing. */
+  readonly public?: Repository;
+  readonly dryRun: boolean;
+  /** Where the password file's credentials go: the staging repository's registry unless told otherwise. */
+  readonly auth: RegistryAuth;
+  /** A build's builder (buildx builder or docker context); absent: the default one. */
+  readonly builder?: string;
+  /** The rebuild period now (see rebuildPeriod). */
+  readonly rebuildPeriod: string;
+}
+
+export function resolveSettings(options: SettingsOptions, env: Env = process.env): Settings {
+  const staging = repositoryOption(options.stagingRepo, ENV.stagingRepo, env).repository;
+  const registry = options.registry ?? {};
+  const username = env[ENV.username] || registry.username;
+  const passwordFile = env[ENV.passwordFile] || registry.passwordFile;
+  const builder = (options.arch && env[builderEnv(options.arch)]) || options.builder;
+  return {
+    staging,
+    ...(options.publicRepo !== undefined ? { public: repositoryOption(options.publicRepo, ENV.publicRepo, env).repository } : {}),
+    dryRun: envFlag(env, ENV.dryRun) ?? Boolean(options.dryRun),
+    auth: {
+      server: env[ENV.server] || registry.server || staging.registry,
+      ...(username ? { username } : {}),
+      ...(passwordFile ? { passwordFile } : {}),
+    },
+    ...(builder ? { builder } : {}),
+    rebuildPeriod: rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS, env),
+  };
+}
