@@ -31,6 +31,7 @@ import {
   imageName,
   publicTag,
   stagingTag,
+  stagingTagName,
   windowsAllNames,
   type Repositories,
 } from "../../tags/src";
@@ -45,6 +46,8 @@ export interface Build {
   readonly os: "linux" | "windows";
   /** The Dockerfile text; rendered on first use, so planning the graph alone stays cheap. */
   readonly dockerfile: string;
+  /** The tag's own name in the staging repository (`debian-13-opam-amd64`), and the whole tag. */
+  readonly tagName: string;
   readonly stagingTag: string;
   /** The build whose image this one starts FROM, if any. */
   readonly parent?: string;
@@ -55,10 +58,14 @@ export interface Build {
 }
 
 export interface Manifest {
+  /** The tag's own name in the public repository (`debian-13-ocaml-5.4`, `latest`). */
+  readonly name: string;
   /** The public tag this push creates or moves. */
   readonly tag: string;
   /** Staging tags joined into it, in order. */
   readonly sources: readonly string[];
+  /** The builds (by id) those staging tags hold, in the same order. */
+  readonly builds: readonly string[];
 }
 
 export interface Image {
@@ -160,6 +167,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
         image: opamName,
         arch,
         os,
+        tagName: stagingTagName(opamName, arch),
         stagingTag: stagingTag(repos, opamName, arch),
         context: "opam-repository",
         base: distro.base,
@@ -172,7 +180,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
     kind: "opam",
     distro: distro.name,
     builds: opamBuilds,
-    manifests: [{ tag: publicTag(repos, opamName), sources: opamBuilds.map((b) => b.stagingTag) }],
+    manifests: [manifest(repos, opamName, opamBuilds)],
     dependsOn: [],
   };
 
@@ -195,6 +203,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
             image: name,
             arch: parent.arch,
             os,
+            tagName: stagingTagName(name, parent.arch),
             stagingTag: stagingTag(repos, name, parent.arch),
             parent: parent.id,
             context: "dockerfile-only",
@@ -202,19 +211,23 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
           lazily(() => printDockerfile(compilerImage(distro, matrix.releases, version, parent.stagingTag))),
         ),
       );
-    const sources = builds.map((b) => b.stagingTag);
     const image: Image = {
       name,
       kind: "compiler",
       distro: distro.name,
       compiler: formatVersion(version),
       builds,
-      manifests: compilerImageNames(aliasFacts, version, latest).map((n) => ({ tag: publicTag(repos, n), sources })),
+      manifests: compilerImageNames(aliasFacts, version, latest).map((n) => manifest(repos, n, builds)),
       dependsOn: [opamName],
     };
     return { version, image };
   });
   return { distro, opam, compilers };
+}
+
+/** A public tag and the builds it joins, in order. */
+function manifest(repos: Repositories, name: string, builds: readonly Build[]): Manifest {
+  return { name, tag: publicTag(repos, name), sources: builds.map((b) => b.stagingTag), builds: builds.map((b) => b.id) };
 }
 
 function planArchive(base: DistroPlan, opts: PlanOptions): Image {
@@ -227,6 +240,7 @@ function planArchive(base: DistroPlan, opts: PlanOptions): Image {
       image: ARCHIVE,
       arch: "amd64",
       os: "linux",
+      tagName: ARCHIVE,
       stagingTag: `${repos.staging}:${ARCHIVE}`,
       parent: parent.id,
       context: "dockerfile-only",
@@ -238,7 +252,7 @@ function planArchive(base: DistroPlan, opts: PlanOptions): Image {
     kind: "archive",
     distro: base.distro.name,
     builds: [archive],
-    manifests: [{ tag: publicTag(repos, ARCHIVE), sources: [archive.stagingTag] }],
+    manifests: [manifest(repos, ARCHIVE, [archive])],
     dependsOn: [base.opam.name],
   };
 }
@@ -252,14 +266,14 @@ function planWindowsGroup(group: string, members: readonly DistroPlan[], latest:
     .sort((a, b) => compareVersions(b, a));
   return versions.map((version): Image => {
     const parts = members.flatMap((m) => m.compilers.filter((c) => sameVersion(c.version, version)).map((c) => c.image));
-    const sources = parts.flatMap((p) => p.builds.map((b) => b.stagingTag));
+    const builds = parts.flatMap((p) => p.builds);
     return {
       name: imageName(allName, version),
       kind: "windows-all",
       distro: group,
       compiler: formatVersion(version),
       builds: [],
-      manifests: windowsAllNames(allName, version, latest).map((n) => ({ tag: publicTag(opts.repositories, n), sources })),
+      manifests: windowsAllNames(allName, version, latest).map((n) => manifest(opts.repositories, n, builds)),
       dependsOn: parts.map((p) => p.name),
     };
   });

@@ -146,10 +146,10 @@ function publishedTags(record: StoredPublishRecord, archOfDigest: (digest: strin
 
 /** Why the publish record no longer matches the builds it should list, or undefined when it does. */
 function staleManifest(image: Image, record: StoredPublishRecord, digestOfStaging: (stagingTag: string) => string | null | undefined): string | undefined {
-  const suffix = (tag: string) => tag.slice(tag.lastIndexOf(":") + 1);
-  const published = new Map(record.manifests.map((m) => [suffix(m.tag), m]));
+  // The record names each tag as the publish wrote it; the tag's own name is what follows the last colon.
+  const published = new Map(record.manifests.map((m) => [m.tag.slice(m.tag.lastIndexOf(":") + 1), m]));
   for (const manifest of image.manifests) {
-    const was = published.get(suffix(manifest.tag));
+    const was = published.get(manifest.name);
     if (!was) return `${manifest.tag} is not in the publish record`;
     const want = manifest.sources.map((s) => digestOfStaging(s));
     if (want.some((d) => d === undefined)) return `a build of ${manifest.tag} has no record`;

@@ -25,7 +25,9 @@ export function imageName(distroTag: string, compiler?: OcamlVersion): string {
   return `${distroTag}-${compiler ? `ocaml-${compilerTag(compiler)}` : "opam"}`;
 }
 
-export const stagingTag = (repos: Repositories, image: string, arch: string): string => `${repos.staging}:${image}-${arch}`;
+/** The name of an image's per-arch tag in the staging repository: `debian-13-opam-amd64`. */
+export const stagingTagName = (image: string, arch: string): string => `${image}-${arch}`;
+export const stagingTag = (repos: Repositories, image: string, arch: string): string => `${repos.staging}:${stagingTagName(image, arch)}`;
 export const publicTag = (repos: Repositories, name: string): string => `${repos.public}:${name}`;
 
 export const ARCHIVE = "archive";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { RegistryClient, parseReference, type Credentials } from "../../../libs/docker/src";
+import { RegistryClient, parseRepository, type Credentials } from "../../../libs/docker/src";
 import { evictions, isExpired, type EntryInfo, type Retention } from "./retention";
 
 /** An upload that passed its checks, in a file of the storage's staging folder. */
@@ -179,8 +179,8 @@ const digestOf = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes)
  * temporary folder, removed on close.
  */
 export function registryStorage(repository: string, credentials?: Credentials): ArtifactStorage {
-  const ref = parseReference(`${repository}:x`);
-  const client = new RegistryClient({ credentials: (registry) => (registry === ref.registry ? credentials : undefined) });
+  const { registry: home } = parseRepository(repository, "the cache server's registry storage");
+  const client = new RegistryClient({ credentials: (registry) => (registry === home ? credentials : undefined) });
   const stagingDirectory = mkdtempSync(join(tmpdir(), "obi-nx-cache-uploads-"));
 
   return {
@@ -191,7 +191,7 @@ export function registryStorage(repository: string, credentials?: Credentials): 
       if (!manifest) return undefined;
       const layer = (JSON.parse(manifest.bytes.toString("utf8")) as { layers?: { digest: string; size: number }[] }).layers?.[0];
       if (!layer) return undefined;
-      const blob = await client.getBlob(ref, layer.digest);
+      const blob = await client.getBlob(repository, layer.digest);
       if (!blob?.body) throw new Error(`${repository}:${hash} names blob ${layer.digest}, which the registry does not have`);
       return { size: layer.size, body: Readable.fromWeb(blob.body as WebReadableStream<Uint8Array>) };
     },
@@ -199,9 +199,9 @@ export function registryStorage(repository: string, credentials?: Credentials): 
       try {
         // The registry has no create-if-absent; a look-up first keeps honest clients from overwriting.
         if (await client.getManifest(`${repository}:${hash}`)) return "exists";
-        await client.pushBlob(ref, staged.digest, () => createReadStream(staged.path));
+        await client.pushBlob(repository, staged.digest, () => createReadStream(staged.path));
         const config = digestOf(EMPTY_CONFIG);
-        await client.pushBlob(ref, config, EMPTY_CONFIG);
+        await client.pushBlob(repository, config, EMPTY_CONFIG);
         const manifest = {
           schemaVersion: 2,
           mediaType: "application/vnd.oci.image.manifest.v1+json",

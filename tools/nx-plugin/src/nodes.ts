@@ -118,7 +118,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       image: image.name,
       arch,
       os: build.os,
-      tag: build.stagingTag.slice(build.stagingTag.lastIndexOf(":") + 1),
+      tag: build.tagName,
       ...(parent ? { parent: { image: parent.image, arch: parent.arch } } : {}),
       ...(builder ? { builder } : {}),
       stagingRepo: options.stagingRepo,
@@ -258,9 +258,10 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
         executor: `${EXECUTORS}:status`,
         options: { stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, rebuildPeriodDays: options.rebuildPeriodDays, builtinFrontend: options.builtinFrontend },
         cache: false,
+        metadata: targetMetadata("images", "status"),
       },
     },
-    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"] } },
+    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"], status: ["status"] } },
   };
 }
 
@@ -286,6 +287,11 @@ const TARGET_INFO = {
     description: "Moves the pins in images/ to the current upstream commits and base image digests; --check only reports them.",
     technologies: [],
     example: { check: true },
+  },
+  status: {
+    description: "Writes the state of every build and publish (dist/status/index.html and status.json); --serve serves it live on 127.0.0.1:8080.",
+    technologies: [],
+    example: { serve: true },
   },
 } as const satisfies Record<string, { description: string; technologies: readonly string[]; example: Record<string, unknown> }>;
 

@@ -70,12 +70,27 @@ export const updatePinsOptionsSchema = z
   })
   .describe("Moves the pins in images/ to the current upstream heads and digests.");
 
+export const statusOptionsSchema = z
+  .strictObject({
+    stagingRepo,
+    publicRepo,
+    rebuildPeriodDays: z.number().int().min(0).optional().describe("The rebuild period the builds are judged current in (as the builds use)."),
+    builtinFrontend: z.boolean().optional().describe("Whether builds leave out the `# syntax=` line (as the builds do)."),
+    serve: z.boolean().optional().describe("Serve the page and status.json (live) instead of writing dist/status/."),
+    host: z.string().min(1).optional().describe("The address to serve on; loopback (127.0.0.1) unless told otherwise."),
+    port: z.number().int().min(0).max(65535).optional().describe("The port to serve on (8080; 0: any free port)."),
+    outputDir: z.string().min(1).optional().describe("Where index.html and status.json are written (dist/status)."),
+    pollMs: z.number().int().min(100).optional().describe("How often the served page asks for status.json, in milliseconds (1000)."),
+  })
+  .describe("Writes dist/status/ (index.html, status.json): the state of every build and publish; --serve serves it live on loopback.");
+
 /** Every executor's options, by executor name (as in executors.json). */
 export const EXECUTOR_OPTIONS = {
   render: renderOptionsSchema,
   build: buildOptionsSchema,
   publish: publishOptionsSchema,
   "update-pins": updatePinsOptionsSchema,
+  status: statusOptionsSchema,
 } as const;
 
 export type ExecutorName = keyof typeof EXECUTOR_OPTIONS;
@@ -83,6 +98,7 @@ export type RenderOptions = Readonly<z.infer<typeof renderOptionsSchema>>;
 export type BuildOptions = Readonly<z.infer<typeof buildOptionsSchema>>;
 export type PublishOptions = Readonly<z.infer<typeof publishOptionsSchema>>;
 export type UpdatePinsOptions = Readonly<z.infer<typeof updatePinsOptionsSchema>>;
+export type StatusOptions = Readonly<z.infer<typeof statusOptionsSchema>>;
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
   const at = issue.path.map(String).join(".");

@@ -14,23 +14,22 @@ import { failureLine, parseOptions, type RenderOptions } from "./options";
 
 export type { RenderOptions };
 
-/** The build each staging tag of the plan names, to turn a manifest's sources into builds. */
-const buildsByTag = new WeakMap<Plan, ReadonlyMap<string, Build>>();
+/** Every build of a plan by id, to name the builds each tag joins. */
+const buildsById = new WeakMap<Plan, ReadonlyMap<string, Build>>();
 
-function manifestsOf(plan: Plan, image: Image, publicRepo: string): RenderedManifests {
-  let byTag = buildsByTag.get(plan);
-  if (!byTag) {
-    byTag = new Map(plan.images.flatMap((i) => i.builds).map((b) => [b.stagingTag, b]));
-    buildsByTag.set(plan, byTag);
+function manifestsOf(plan: Plan, image: Image): RenderedManifests {
+  let byId = buildsById.get(plan);
+  if (!byId) {
+    byId = new Map(plan.images.flatMap((i) => i.builds).map((b) => [b.id, b]));
+    buildsById.set(plan, byId);
   }
-  const builds = byTag;
-  const prefix = `${publicRepo}:`;
+  const builds = byId;
   return {
     manifests: image.manifests.map((m) => ({
-      name: m.tag.slice(prefix.length),
-      sources: m.sources.map((tag) => {
-        const build = builds.get(tag);
-        if (!build) throw new Error(`no build of the plan pushes ${tag}`);
+      name: m.name,
+      sources: m.builds.map((id) => {
+        const build = builds.get(id);
+        if (!build) throw new Error(`${m.tag} joins ${id}, which the plan does not build`);
         return { image: build.image, arch: build.arch };
       }),
     })),
@@ -45,14 +44,14 @@ export function renderedContext(plan: Plan, image: Plan["images"][number]): Rend
     : { kind: "dockerfile-only" };
 }
 
-function writeImage(root: string, plan: Plan, imageName: string, publicRepo: string): string {
+function writeImage(root: string, plan: Plan, imageName: string): string {
   const image = plan.images.find((i) => i.name === imageName);
   if (!image) throw new Error(`no image named ${imageName} in the plan`);
   const dir = renderDir(root, image.name);
   rmSync(dir, { recursive: true, force: true });
   for (const build of image.builds) writeWhole(join(dir, `${build.arch}.Dockerfile`), build.dockerfile);
   writeWhole(join(dir, "context.json"), JSON.stringify(renderedContext(plan, image), null, 2) + "\n");
-  writeWhole(manifestsPath(root, image.name), JSON.stringify(manifestsOf(plan, image, publicRepo), null, 2) + "\n");
+  writeWhole(manifestsPath(root, image.name), JSON.stringify(manifestsOf(plan, image), null, 2) + "\n");
   const arches = image.builds.map((b) => b.arch).join(", ");
   return `${image.name}: rendered ${arches ? `${arches} and ` : ""}${image.manifests.length} tag(s)`;
 }
@@ -75,7 +74,7 @@ function planFor(root: string, options: RenderOptions): Plan {
 export async function runRender(rawOptions: RenderOptions, root: string, log: TaskLog): Promise<boolean> {
   try {
     const options = parseOptions("render", rawOptions);
-    log.say(writeImage(root, planFor(root, options), options.image, resolveRepositories(options).public));
+    log.say(writeImage(root, planFor(root, options), options.image));
     return true;
   } catch (e) {
     log.say(failureLine(rawOptions.image, "render", e));

@@ -33,21 +33,9 @@ import { rebuildPeriod, resolveRepositories } from "../settings";
 import { buildId, SYNTAX_LINE } from "./build";
 import { renderedContext } from "./render";
 import { imageDir, say, writeWhole } from "./shared";
+import { parseOptions, type StatusOptions } from "./options";
 
-export interface StatusOptions {
-  readonly stagingRepo: string;
-  readonly publicRepo: string;
-  readonly rebuildPeriodDays?: number;
-  readonly builtinFrontend?: boolean;
-  /** Serve the page and status.json instead of writing them. */
-  readonly serve?: boolean;
-  readonly host?: string;
-  readonly port?: number;
-  /** Where the files go, relative to the workspace root. */
-  readonly outputDir?: string;
-  /** How often the served page asks for status.json, in milliseconds. */
-  readonly pollMs?: number;
-}
+export type { StatusOptions };
 
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8080;
@@ -208,8 +196,9 @@ export function serveStatus(root: string, options: StatusOptions, log: (line: st
   });
 }
 
-export default async function status(options: StatusOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+export default async function status(rawOptions: StatusOptions, context: ExecutorContext): Promise<{ success: boolean }> {
   try {
+    const options = parseOptions("status", rawOptions);
     if (!options.serve) {
       const written = writeStatus(context.root, options);
       const c = written.status.counts.builds;
