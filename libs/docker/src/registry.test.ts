@@ -68,4 +68,11 @@ describe("RegistryClient", () => {
     expect((error as Error).message).toMatch(/HTTP 401 \(check the registry username and password file\)/);
     expect((error as Error).message).not.toContain("wrong-password");
   });
+
+  it("says HTTP 401 when it has no credentials for a registry that asks for them", async () => {
+    const error = await new RegistryClient().getManifest(`127.0.0.1:${port}/team/opam:present`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryError);
+    expect((error as RegistryError).status).toBe(401);
+    expect((error as Error).message).toMatch(/HTTP 401/);
+  });
 });

@@ -160,10 +160,12 @@ export class RegistryClient {
       try {
         response = await send();
         if (response.status === 401) {
-          await response.arrayBuffer();
-          if (await this.authenticate(ref.registry, scope, response.headers.get("www-authenticate"))) {
-            response = await send();
-          }
+          const refused = response;
+          const bytes = await refused.arrayBuffer();
+          // Answered again with credentials when there are any for this registry; else the 401 stands, body and all.
+          response = (await this.authenticate(ref.registry, scope, refused.headers.get("www-authenticate")))
+            ? await send()
+            : new Response(bytes, { status: refused.status, statusText: refused.statusText, headers: refused.headers });
         }
       } catch (e) {
         if (attempt >= this.attempts) throw new RegistryError(`cannot reach ${ref.registry}: ${(e as Error).message}`);

@@ -89,7 +89,7 @@ describe("makePlan", () => {
   it("builds the archive from the default distro's amd64 opam image", () => {
     const archive = byName.get("archive");
     expect(archive?.builds.map((b) => b.parent)).toEqual(["debian-13-opam/amd64"]);
-    expect(archive?.manifests).toEqual([{ tag: "ocaml/opam:archive", sources: ["ocurrent/opam-staging:archive"] }]);
+    expect(archive?.manifests).toEqual([{ name: "archive", tag: "ocaml/opam:archive", sources: ["ocurrent/opam-staging:archive"], builds: ["archive/amd64"] }]);
   });
 
   it("pins opam branches by commit, or by branch name in the reference style", () => {

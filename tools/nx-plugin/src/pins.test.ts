@@ -57,7 +57,8 @@ beforeAll(async () => {
       },
       opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
     },
-    pluginOptions: { dryRun: true, registry: { username: env.username, passwordFile: env.passwordFile } },
+    // The password is for the test registry, and goes nowhere else (it is not the default staging registry's).
+    pluginOptions: { dryRun: true, registry: { server: env.registry, username: env.username, passwordFile: env.passwordFile } },
   });
   await ws.nxOk(["run-many", "-t", "build-amd64"]);
 }, 300_000);
