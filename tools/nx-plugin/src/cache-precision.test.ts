@@ -201,6 +201,29 @@ describe("the tasks that miss the cache after an edit are exactly those it decid
     );
   });
 
+  it("follow an upstream release (a distro deprecated, its successor added with the alias): the successor's images and the alias moves", async () => {
+    await expectExactMisses(
+      "deprecate a distro, add its successor",
+      () => {
+        const current = JSON.parse(ws.read("images/alpine-3.23/image.json")) as Record<string, unknown>;
+        ws.editJson("images/alpine-3.22/image.json", (j) => (j.aliases = []));
+        ws.editJson("images/alpine-3.23/image.json", (j) => {
+          j.status = "deprecated";
+          j.aliases = [];
+        });
+        ws.write("images/alpine-3.25/image.json", JSON.stringify({ ...current, version: "3.25", title: "Alpine 3.25", base: { image: "alpine", tag: "3.25" }, aliases: ["alpine"] }));
+      },
+      (ran) => {
+        // The deprecated distro is planned nowhere: nothing of it runs, and its projects are gone.
+        expect([...ran].filter((t) => t.startsWith("alpine-3.23-"))).toEqual([]);
+        expect(ran).toContain("alpine-3.25-opam:build-amd64");
+        expect([...ran].filter((t) => t.startsWith("debian-") || t.startsWith("alpine-3.24-"))).toEqual([]);
+      },
+    );
+    const projects = JSON.parse((await ws.nxOk(["show", "projects", "--json"])).stdout) as string[];
+    expect(projects.filter((p) => p.startsWith("alpine-3.23-"))).toEqual([]);
+  });
+
   it("edit a comment in the planning code (libs/ocaml): no build or publish", async () => {
     await expectExactMisses("comment in libs/ocaml", () => {
       const file = ws.path("libs/ocaml/src/version.ts");
@@ -211,12 +234,12 @@ describe("the tasks that miss the cache after an edit are exactly those it decid
 
 describe("nx affected follows the same precision", () => {
   it("moving an alias affects no opam image", async () => {
-    ws.editJson("images/alpine-3.22/image.json", (j) => (j.aliases = []));
-    ws.editJson("images/alpine-3.23/image.json", (j) => (j.aliases = ["alpine"]));
-    ws.commit("alias back");
+    ws.editJson("images/alpine-3.25/image.json", (j) => (j.aliases = []));
+    ws.editJson("images/alpine-3.22/image.json", (j) => (j.aliases = ["alpine"]));
+    ws.commit("alias to the older distro");
     const out = await ws.nxOk(["show", "projects", "--affected", "-t", "publish", "--base=HEAD~1", "--head=HEAD", "--json"]);
     const affected = JSON.parse(out.stdout) as string[];
-    expect(affected).toContain("alpine-3.23-ocaml-5.4");
+    expect(affected).toContain("alpine-3.22-ocaml-5.4");
     expect(affected.filter((p) => p.endsWith("-opam"))).toEqual([]);
   });
 });
