@@ -77,6 +77,9 @@ export function compareVersions(a: OcamlVersion, b: OcamlVersion): number {
 
 export const sameVersion = (a: OcamlVersion, b: OcamlVersion): boolean => compareVersions(a, b) === 0;
 
+/** A string that two versions share exactly when `sameVersion` holds: for sets and maps of versions. */
+export const versionKey = (v: OcamlVersion): string => `${v.major}.${v.minor}.${v.patch ?? ""}~${v.prerelease ?? ""}+${v.variant ?? ""}`;
+
 export function withoutVariant(v: OcamlVersion): OcamlVersion {
   const { variant: _variant, ...rest } = v;
   return rest;

@@ -22,8 +22,13 @@ const DOCKER_CODE = [
   "{workspaceRoot}/libs/docker/src/**/*.ts",
   "!{workspaceRoot}/libs/**/*.test.ts",
   `${PLUGIN_SOURCE}/config.ts`,
+  `${PLUGIN_SOURCE}/settings.ts`,
   `${PLUGIN_SOURCE}/executors/shared.ts`,
   `${PLUGIN_SOURCE}/executors/batch.ts`,
+  `${PLUGIN_SOURCE}/executors/options.ts`,
+  `${PLUGIN_SOURCE}/executors/records.ts`,
+  // How the executors are loaded: the bundler and its entry points.
+  "{workspaceRoot}/tools/nx-plugin/bundle.js",
 ];
 
 const distDir = (image: string): string => `${OUTPUT_DIR}/${image}`;
