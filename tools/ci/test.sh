@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every test, with the real parts they need: `npm run test:ci` (what .ci/run calls, after
+# `npm install`). Installs and starts, idempotently, a Docker engine with buildx and QEMU,
+# a registry with a password, and Debian's Chromium (root on Debian 12, as CI is), then
+# typechecks and runs the whole suite. A part that cannot be brought up fails the run:
+# the integration tests never skip.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash tools/ci/setup-docker.sh
+# Debian's chromium for the status page tests (playwright-core drives it; nothing is downloaded).
+bash tools/ci/setup-browser.sh
+npm run typecheck
+npx vitest run
