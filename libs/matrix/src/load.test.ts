@@ -248,6 +248,18 @@ describe("loadMatrix refuses bad input found by probing (issue 12)", () => {
     ]);
   });
 
+  it("lists at most 20 problems of one file, then counts the rest", () => {
+    edit("images/debian-12/image.json", (j) => {
+      j.aliases = Array.from({ length: 16 }, (_, i) => `Debian-${i}`);
+      Object.assign(j, { version: 12, title: 5, tier: 9, gcc: "x", bubblewrap: "x", base: { image: "debian", tag: "a b" } });
+    });
+    const found = problems();
+    expect(found).toHaveLength(21);
+    expect(found.slice(0, 20).every((line) => line.startsWith("images/debian-12/image.json: "))).toBe(true);
+    // 16 bad names and 6 other fields.
+    expect(found[20]).toBe("images/debian-12/image.json: … and 2 more problems");
+  });
+
   it("reports every problem of every file at once, cross-file checks too", () => {
     edit("images/debian-12/image.json", (j) => ((j.default = true), (j.tier = 9)));
     edit("images/alpine-3.23/image.json", (j) => (j.family = "alpnie"));
