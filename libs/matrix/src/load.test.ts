@@ -226,6 +226,20 @@ describe("loadMatrix refuses bad input found by probing (issue 12)", () => {
     ]);
   });
 
+  it("refuses names that would collide with a name the plan makes", () => {
+    // Each was accepted, and two manifests then pushed the same public tag.
+    edit("images/alpine-3.24/image.json", (j) => (j.aliases = ["archive", "latest", "windows-all-mingw", "debian-13-ocaml-5.4", "debian-13-opam"]));
+    const taken = "is a name the plan gives its own images";
+    const shaped = "is shaped like an image name (…-opam, …-ocaml-…), which could be another distro's";
+    expect(problems()).toEqual([
+      `images/alpine-3.24/image.json: aliases.0: "archive" ${taken}`,
+      `images/alpine-3.24/image.json: aliases.1: "latest" ${taken}`,
+      `images/alpine-3.24/image.json: aliases.2: "windows-all-mingw" ${taken}`,
+      `images/alpine-3.24/image.json: aliases.3: "debian-13-ocaml-5.4" ${shaped}`,
+      `images/alpine-3.24/image.json: aliases.4: "debian-13-opam" ${shaped}`,
+    ]);
+  });
+
   it("makes valid Docker tags from names of the longest allowed length", () => {
     const longest = "d".repeat(40);
     cpSync(join(root, "images/debian-13"), join(root, `images/${longest}`), { recursive: true });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { z } from "zod";
 import { FAMILY_FACTS, familyUses, type Distro, type DistroBase, type Matrix, type OpamBuild } from "../../distros/src";
 import { parseRange, parseVersion } from "../../ocaml/src";
+import { reservedNameProblem } from "../../tags/src";
 import { describeIssue, describeJsonError } from "./problems";
 import {
   compilersFileSchema,
@@ -217,7 +218,12 @@ export function parseMatrix(
     const parsed = parseFile(distroFileSchema, source, problems);
     const claims = claimsOf(file, name, parsed.json);
     everyClaims.push(claims);
-    for (const tag of [name, ...claims.aliases]) {
+    const names: [string, string][] = [[name, "(folder name)"], ...claims.aliases.map((alias, i): [string, string] => [alias, `aliases.${i}`])];
+    for (const [tag, field] of names) {
+      const reserved = reservedNameProblem(tag);
+      if (reserved) problems.push(`${file}: ${field}: ${JSON.stringify(tag)} is ${reserved}`);
+    }
+    for (const [tag] of names) {
       const other = claimedNames.get(tag);
       if (other) problems.push(`${file}: aliases: "${tag}" is already a name of ${other}`);
       claimedNames.set(tag, file);

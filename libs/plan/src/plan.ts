@@ -31,6 +31,7 @@ import {
   imageName,
   publicTag,
   stagingTag,
+  windowsAllGroup,
   windowsAllNames,
   type Repositories,
 } from "../../tags/src";
@@ -245,7 +246,7 @@ function planArchive(base: DistroPlan, opts: PlanOptions): Image {
 
 /** The multi-distro manifests of one Windows group (`windows-mingw`), newest compiler first. */
 function planWindowsGroup(group: string, members: readonly DistroPlan[], latest: OcamlVersion, opts: PlanOptions): Image[] {
-  const allName = group.replace(/^windows-/, "windows-all-");
+  const allName = windowsAllGroup(group);
   const versions = members
     .flatMap((m) => m.compilers.map((c) => c.version))
     .filter((v, i, all) => all.findIndex((w) => sameVersion(v, w)) === i)
