@@ -95,6 +95,16 @@ describe("plan", () => {
     }
   });
 
+  it("refuses a repository option that is not an image repository, in one line, before planning", async () => {
+    // `--staging=` once gave `FROM :alpine-…` (issue 12).
+    for (const [flag, value] of [["--staging", ""], ["--public", "Not A Repo"], ["--staging", "ocaml/opam:latest"]] as const) {
+      const result = await run("tools/plan.ts", ["--format=dockerfiles", `${flag}=${value}`]);
+      expect(result.exitCode, `${flag}=${value}`).toBe(2);
+      expect(result.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(new RegExp(`^plan: ${flag}: "${value}" is not an image repository`))]);
+      expect(result.stdout).toBe("");
+    }
+  });
+
   it("exits quietly when the reader of its output goes away (| head)", async () => {
     const result = await execa("bash", ["-c", "set -o pipefail; npm run -s plan -- --format=dockerfiles | head -n 2"], { cwd: PROJECT_ROOT, reject: false });
     expect(String(result.stdout).split("\n")).toHaveLength(2);

@@ -15,6 +15,8 @@ export type OptionSpec =
       readonly value: string;
       readonly default?: string;
       readonly choices?: readonly string[];
+      /** Why a value is refused (`not an image repository (…)`), or undefined when it is fine. */
+      readonly check?: (value: string) => string | undefined;
     }
   | { readonly kind: "count"; readonly description: string; readonly value: string; readonly default: number };
 
@@ -98,6 +100,8 @@ export function parseCommandLine<O extends CliSpec["options"]>(spec: CliSpec & {
         const guess = closest(value, option.choices);
         return fail(`${flag}: ${JSON.stringify(value)} is not one of ${option.choices.join(", ")}${guess ? `; did you mean "${guess}"?` : ""}`);
       }
+      const problem = option.check?.(value);
+      if (problem !== undefined) return fail(`${flag}: ${JSON.stringify(value)} is ${problem}`);
       values[token.name] = value;
     }
   }

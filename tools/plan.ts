@@ -9,6 +9,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { repositoryProblem } from "../libs/docker/src/reference";
 import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../libs/matrix/src";
 import { makePlan, printReference, printSummary, type Plan } from "../libs/plan/src";
 import { UPSTREAM_REPOSITORIES, type Repositories } from "../libs/tags/src";
@@ -31,8 +32,18 @@ export const PLAN_CLI = {
         "reference: the upstream pipeline's dump (upstream names, branch pins); json: images, builds and manifests",
     },
     root: { kind: "string", value: "dir", description: "the workspace whose images/ to read (default: the current directory)" },
-    staging: { kind: "string", value: "repo", description: `the staging repository (default: ${UPSTREAM_REPOSITORIES.staging}; not with reference)` },
-    public: { kind: "string", value: "repo", description: `the public repository (default: ${UPSTREAM_REPOSITORIES.public}; not with reference)` },
+    staging: {
+      kind: "string",
+      value: "repo",
+      check: repositoryProblem,
+      description: `the staging repository (default: ${UPSTREAM_REPOSITORIES.staging}; not with reference)`,
+    },
+    public: {
+      kind: "string",
+      value: "repo",
+      check: repositoryProblem,
+      description: `the public repository (default: ${UPSTREAM_REPOSITORIES.public}; not with reference)`,
+    },
     write: { kind: "string", value: "file", description: "write to this file (relative to the root) instead of stdout" },
     update: { kind: "flag", description: "rewrite the committed plan, images/builds.expected, in the dockerfiles format" },
   },

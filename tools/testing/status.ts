@@ -12,7 +12,7 @@ import { smallFixture, type Fixture } from "./workspace";
 export const REPOSITORIES = { staging: "reg.test/opam-staging", public: "reg.test/opam" } as const;
 
 export function planOf(fixture: Fixture = smallFixture()): { plan: Plan; distros: StatusInput["distros"] } {
-  const json = (file: string, value: unknown) => ({ file, text: JSON.stringify(value) });
+  const json = (file: string, value: unknown) => ({ kind: "read" as const, file, text: JSON.stringify(value) });
   const matrix = parseMatrix({
     distros: fixture.distros.map((d) => json(`images/${d.name}/image.json`, d.json)),
     compilers: json("images/compilers.json", fixture.compilers),

@@ -12,6 +12,36 @@ export interface ImageReference {
 
 const DOCKER_HUB = "registry-1.docker.io";
 
+/** Docker's grammar (distribution/reference): path components, a host with an optional port, a tag, a digest. */
+const REPOSITORY_PATH = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const REGISTRY_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/;
+export const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+/** Docker refuses a name (registry and path) longer than this. */
+const MAX_NAME_LENGTH = 255;
+
+/** Whether `text` may be the tag of an image: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. */
+export const isDockerTag = (text: string): boolean => DOCKER_TAG.test(text);
+export const DOCKER_TAG_RULE = "[A-Za-z0-9_][A-Za-z0-9_.-], at most 128 characters";
+
+/** What a repository option or a base image must look like, for messages. */
+export const REPOSITORY_RULE = "[registry[:port]/]path in lowercase, without tag or digest, e.g. ocaml/opam or localhost:5000/opam";
+
+/**
+ * Why `text` is not a repository (a reference without tag or digest, as the
+ * staging and public repositories and a distro's base image are), or undefined if it is one.
+ */
+export function repositoryProblem(text: string): string | undefined {
+  let ref: ImageReference;
+  try {
+    ref = parseReference(text);
+  } catch {
+    return `not an image repository (${REPOSITORY_RULE})`;
+  }
+  if (ref.tag !== undefined || ref.digest !== undefined) return `not an image repository: it has a tag or digest (${REPOSITORY_RULE})`;
+  return undefined;
+}
+
 export function parseReference(text: string): ImageReference {
   let rest = text;
   let digest: string | undefined;
@@ -32,9 +62,11 @@ export function parseReference(text: string): ImageReference {
   const registry = hasRegistry ? first : DOCKER_HUB;
   let repository = hasRegistry ? rest.slice(slash + 1) : rest;
   if (!hasRegistry && !repository.includes("/")) repository = `library/${repository}`;
-  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(repository)) {
+  if (!REPOSITORY_PATH.test(repository) || (hasRegistry && !REGISTRY_HOST.test(registry)) || text.length > MAX_NAME_LENGTH) {
     throw new Error(`not a valid image repository: "${text}"`);
   }
+  if (tag !== undefined && !isDockerTag(tag)) throw new Error(`not a valid tag in "${text}": "${tag}"`);
+  if (digest !== undefined && !DIGEST.test(digest)) throw new Error(`not a valid digest in "${text}": "${digest}"`);
   return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 
@@ -46,17 +78,11 @@ export interface Repository {
   readonly path: string;
 }
 
-/** Reads a repository option; one line naming `what` when it is not one (a tag or digest is not). */
+/** Reads a repository option; one line naming `what` and quoting the value when it is not one (see repositoryProblem). */
 export function parseRepository(text: string, what: string): Repository {
-  let ref: ImageReference;
-  try {
-    ref = parseReference(text);
-  } catch {
-    throw new Error(`${what}: "${text}" is not an image repository (like localhost:5000/opam-staging or ocaml/opam)`);
-  }
-  if (ref.tag !== undefined || ref.digest !== undefined) {
-    throw new Error(`${what}: "${text}" names a ${ref.digest ? "digest" : "tag"}; give the repository alone`);
-  }
+  const problem = repositoryProblem(text);
+  if (problem) throw new Error(`${what}: "${text}" is ${problem}`);
+  const ref = parseReference(text);
   return { registry: ref.registry, path: ref.repository };
 }
 

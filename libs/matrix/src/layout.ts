@@ -4,6 +4,8 @@
  * plugin and the command-line tools all ask it.
  */
 
+import { closest } from "./suggest";
+
 const DIR = "images";
 const DISTRO_FILE = "image.json";
 const SHARED = {
@@ -11,6 +13,60 @@ const SHARED = {
   opam: "opam.json",
   opamRepository: "opam-repository.json",
 } as const;
+const UPSTREAM = "upstream.json";
+const BUILDS_EXPECTED = "builds.expected";
+const SCHEMA_DIR = "schema";
+/** Every file directly in images/; every folder but schema/ is a distro's. */
+const TOP_FILES: readonly string[] = [...Object.values(SHARED), UPSTREAM, BUILDS_EXPECTED];
+const SCHEMA_FILE = /^[a-z][a-z-]*\.schema\.json$/;
+
+/** The files and folders directly in one folder (names only). */
+export interface FolderListing {
+  readonly files: readonly string[];
+  readonly folders: readonly string[];
+}
+
+/**
+ * Hidden entries are left alone: editors' swap files (`.image.json.swp`),
+ * `.DS_Store`, `.gitkeep` come and go beside the files and are no input.
+ */
+const isHidden = (name: string): boolean => name.startsWith(".");
+
+/** `; did you mean "x"?` for a likely slip of one of the known names, else `fallback`. */
+const guess = (name: string, known: readonly string[], fallback: string): string => {
+  const near = closest(name, known);
+  return near !== undefined ? `; did you mean ${JSON.stringify(near)}?` : fallback;
+};
+
+/**
+ * Every file and folder under images/ that the layout does not know, one line
+ * each naming it, in path order. `list(folder)` lists a folder (a path under
+ * the root), sorted.
+ */
+function unknownEntries(list: (folder: string) => FolderListing): string[] {
+  const problems: string[] = [];
+  const top = list(DIR);
+  for (const file of top.files.filter((f) => !isHidden(f) && !TOP_FILES.includes(f))) {
+    problems.push(`${DIR}/${file}: unknown file${guess(file, TOP_FILES, `; known: ${TOP_FILES.join(", ")}, and one folder per distro`)}`);
+  }
+  for (const folder of top.folders.filter((f) => !isHidden(f))) {
+    const path = `${DIR}/${folder}`;
+    const inside = list(path);
+    const folders = inside.folders.filter((f) => !isHidden(f));
+    const files = inside.files.filter((f) => !isHidden(f));
+    if (folder === SCHEMA_DIR) {
+      const only = "; the folder holds the generated <kind>.schema.json files only";
+      for (const file of files.filter((f) => !SCHEMA_FILE.test(f))) problems.push(`${path}/${file}: unknown file${only}`);
+      for (const sub of folders) problems.push(`${path}/${sub}: unknown folder${only}`);
+      continue;
+    }
+    const only = "; a distro folder holds image.json only";
+    if (!files.includes(DISTRO_FILE)) problems.push(`${path}: a distro folder without ${DISTRO_FILE}`);
+    for (const file of files.filter((f) => f !== DISTRO_FILE)) problems.push(`${path}/${file}: unknown file${guess(file, [DISTRO_FILE], only)}`);
+    for (const sub of folders) problems.push(`${path}/${sub}: unknown folder${only}`);
+  }
+  return problems;
+}
 
 export const IMAGES_LAYOUT = {
   /** The folder itself. */
@@ -26,11 +82,14 @@ export const IMAGES_LAYOUT = {
   opam: `${DIR}/${SHARED.opam}`,
   opamRepository: `${DIR}/${SHARED.opamRepository}`,
   /** Which upstream releases the data and recipes follow; not an input of the plan. */
-  upstream: `${DIR}/upstream.json`,
+  upstream: `${DIR}/${UPSTREAM}`,
   /** Generated JSON Schemas, one per kind of file. */
-  schemaFile: (kind: string): string => `${DIR}/schema/${kind}.schema.json`,
+  schemaFile: (kind: string): string => `${DIR}/${SCHEMA_DIR}/${kind}.schema.json`,
   /** The committed plan (`npm run plan:update`). */
-  buildsExpected: `${DIR}/builds.expected`,
+  buildsExpected: `${DIR}/${BUILDS_EXPECTED}`,
+  /** The distro folders of a listing of images/: every folder but the schemas' and hidden ones. */
+  distroFolders: (top: FolderListing): string[] => top.folders.filter((f) => f !== SCHEMA_DIR && !isHidden(f)),
+  unknownEntries,
   /** Every file the plan is made from, as one glob. */
   planInputsGlob: `${DIR}/{*/${DISTRO_FILE},${Object.values(SHARED).join(",")}}`,
   /** The Nx project root of an image: under its distro's folder, never on disk. */

@@ -119,6 +119,7 @@ export function describeIssue(issue: z.core.$ZodIssue, schema: z.core.$ZodType):
   }
   const choices = literalChoices(issue);
   if (choices) return [`${at}: ${quote(input)} is not one of: ${choices.map(quote).join(", ")}`];
+  if (issue.code === "too_big" && Array.isArray(input)) return [`${at}: ${input.length} items, more than the ${String(issue.maximum)} allowed`];
   if (issue.code === "invalid_type") {
     return [input === undefined ? `${at}: required, but missing` : `${at}: expected ${issue.expected}, got ${quote(input)}`];
   }

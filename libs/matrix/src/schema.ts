@@ -4,7 +4,46 @@
  */
 import { z } from "zod";
 import { FAMILIES } from "../../distros/src";
+import { DOCKER_TAG, DOCKER_TAG_RULE, REPOSITORY_RULE, repositoryProblem } from "../../docker/src/reference";
 import { ARCHES, OPTION_NAMES, parseRange, parseVersion } from "../../ocaml/src";
+
+/**
+ * The longest a list in an images/ file may be: far above what the matrix
+ * needs, low enough that a slip (or a hostile file) cannot make the plan
+ * explode (each alias, release or variant multiplies images or tags).
+ */
+export const LIST_LIMITS = {
+  /** Each alias adds a public tag to every compiler image of its distro; today's most is 2. */
+  aliases: 16,
+  /** Each release is an image per distro; every OCaml release since 3.07 is about 70. */
+  releases: 200,
+  /** Development series and betas: a handful at any time. */
+  prereleases: 20,
+  /** Each variant is an image per tier-1 distro and release; today 7. */
+  variants: 64,
+  /** The conditions of one variant; today at most 2. */
+  variantConditions: 16,
+  /** opam branches built (each a binary in every opam image); today 6. */
+  opamBuilds: 32,
+  /** Other names of one opam binary; today at most 1. */
+  opamAliases: 8,
+  /** winget packages installed in a Windows image; today 1. */
+  wingetPackages: 64,
+} as const;
+
+/**
+ * Names that become part of tags and file names: distro folders, aliases, opam
+ * binary names. Stricter than Docker's tag grammar (${DOCKER_TAG_RULE}):
+ * lowercase only, as every published name is and so that no two names differ
+ * by case alone (they are also Nx project and dist/ folder names); and at most
+ * 40 characters, which leaves the longest suffix the plan adds (compiler,
+ * variant and arch: about 50) well inside Docker's 128.
+ */
+export const NAME_MAX_LENGTH = 40;
+const NAME_RULE = `lowercase letters, digits, . _ -, at most ${NAME_MAX_LENGTH} characters`;
+const NAME_PATTERN = new RegExp(`^[a-z0-9][a-z0-9._-]{0,${NAME_MAX_LENGTH - 1}}$`);
+export const isValidName = (text: string): boolean => NAME_PATTERN.test(text);
+export const nameSchema = z.string().regex(NAME_PATTERN, { message: `not a valid name (${NAME_RULE})` });
 
 const valid = (check: (s: string) => unknown) => (s: string) => {
   try {
@@ -23,7 +62,6 @@ const versionRange = z
   .string()
   .refine(valid(parseRange), { message: 'not a version range (e.g. ">=4.13.0 <5.0.0 || >=5.3.0", or "" for all)' })
   .describe('OCaml versions, npm style: ">=4.05.0", ">4.11.0 <5.0.0 || >=5.3.0"; "" means all');
-const tagName = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, { message: "not a valid tag name (lowercase letters, digits, . _ -)" });
 const commit = z.string().regex(/^[0-9a-f]{40}$/, { message: "not a full 40-character git commit id" });
 const arch = z.enum(ARCHES);
 
@@ -39,8 +77,12 @@ export const distroFileSchema = z
       .describe("Active distros are built and pushed; a deprecated one keeps its file for the record and is planned nowhere."),
     base: z
       .object({
-        image: z.string().min(1).describe("The base image repository, e.g. debian or quay.io/centos/centos."),
-        tag: z.string().min(1).describe("The base image tag, as written in the Dockerfile."),
+        image: z
+          .string()
+          .min(1)
+          .refine((s) => repositoryProblem(s) === undefined, { message: `not an image repository (${REPOSITORY_RULE})` })
+          .describe("The base image repository, e.g. debian or quay.io/centos/centos."),
+        tag: z.string().regex(DOCKER_TAG, { message: `not a Docker tag (${DOCKER_TAG_RULE})` }).describe("The base image tag, as written in the Dockerfile."),
         digest: z
           .string()
           .regex(/^sha256:[0-9a-f]{64}$/, { message: "not a sha256 digest" })
@@ -53,7 +95,7 @@ export const distroFileSchema = z
       .refine((a) => Object.keys(a).length > 0, { message: "declare at least one arch" })
       .describe("Each arch the distro is built for, with the compilers built on it (a version range)."),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).describe("Tier 1 distros also get every compiler variant."),
-    aliases: z.array(tagName).default([]).describe("Other names for this distro's images: debian, ubuntu-lts…"),
+    aliases: z.array(nameSchema).max(LIST_LIMITS.aliases).default([]).describe("Other names for this distro's images: debian, ubuntu-lts…"),
     default: z
       .boolean()
       .default(false)
@@ -89,7 +131,7 @@ export const distroFileSchema = z
       .object({
         port: z.enum(["mingw", "msvc"]),
         aslrOff: z.boolean().default(false),
-        wingetPackages: z.array(z.string().min(1)).default([]),
+        wingetPackages: z.array(z.string().min(1)).max(LIST_LIMITS.wingetPackages).default([]),
       })
       .strict()
       .optional()
@@ -101,27 +143,29 @@ export const distroFileSchema = z
 export const compilersFileSchema = z
   .object({
     $schema: z.string().optional(),
-    releases: z.array(ocamlVersion).min(1).describe("Supported releases; the newest is `latest`."),
-    dev: z.array(ocamlVersion).default([]).describe("Development series, built from trunk or a release branch."),
-    betas: z.array(ocamlVersion).default([]).describe("Unreleased prereleases: alphas, betas, release candidates."),
+    releases: z.array(ocamlVersion).min(1).max(LIST_LIMITS.releases).describe("Supported releases; the newest is `latest`."),
+    dev: z.array(ocamlVersion).max(LIST_LIMITS.prereleases).default([]).describe("Development series, built from trunk or a release branch."),
+    betas: z.array(ocamlVersion).max(LIST_LIMITS.prereleases).default([]).describe("Unreleased prereleases: alphas, betas, release candidates."),
     variants: z
       .array(
         z
           .object({
-            options: z.array(z.enum(OPTION_NAMES)).min(1),
+            options: z.array(z.enum(OPTION_NAMES)).min(1).max(OPTION_NAMES.length),
             when: z
               .array(
                 z
                   .object({
                     series: versionRange.describe("Compiler series (MAJOR.MINOR compared) that have this variant."),
-                    arches: z.array(arch).optional().describe("Only on these arches (default: all)."),
+                    arches: z.array(arch).max(ARCHES.length).optional().describe("Only on these arches (default: all)."),
                   })
                   .strict(),
               )
-              .min(1),
+              .min(1)
+              .max(LIST_LIMITS.variantConditions),
           })
           .strict(),
       )
+      .max(LIST_LIMITS.variants)
       .default([])
       .describe("Compiler variants built for tier-1 distros."),
   })
@@ -139,15 +183,16 @@ export const opamFileSchema = z
           .object({
             branch: z.string().min(1),
             commit: commit.describe("The pinned commit of the branch."),
-            publicName: tagName.optional().describe("The installed binary's name; default opam-<branch>."),
-            aliases: z.array(tagName).default([]),
+            publicName: nameSchema.optional().describe("The installed binary's name; default opam-<branch>."),
+            aliases: z.array(nameSchema).max(LIST_LIMITS.opamAliases).default([]),
             zeroInstallSolver: z.boolean().default(true),
             vendoredDeps: z.boolean().default(true),
             windows: z.boolean().default(true).describe("Also built for Windows images."),
           })
           .strict(),
       )
-      .min(1),
+      .min(1)
+      .max(LIST_LIMITS.opamBuilds),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -156,6 +201,29 @@ export const opamFileSchema = z
         ctx.addIssue({ code: "custom", path: [field], message: `no build of branch "${o[field]}"` });
       }
     }
+    // Every binary name (publicName, by default opam-<branch>, and aliases) is a file in the same folder of every opam image.
+    const owner = new Map<string, string>();
+    o.builds.forEach((b, i) => {
+      if (b.publicName === undefined && !isValidName(`opam-${b.branch}`)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["builds", i, "branch"],
+          input: b.branch,
+          message: `not a branch that makes a valid binary name opam-<branch> (${NAME_RULE})`,
+        });
+      }
+      const names: [string, PropertyKey[]][] = [
+        [b.publicName ?? `opam-${b.branch}`, b.publicName === undefined ? ["branch"] : ["publicName"]],
+        ...b.aliases.map((alias, j): [string, PropertyKey[]] => [alias, ["aliases", j]]),
+      ];
+      for (const [name, path] of names) {
+        const other = owner.get(name);
+        if (other !== undefined) {
+          ctx.addIssue({ code: "custom", path: ["builds", i, ...path], message: `binary name "${name}" is already taken by the build of branch "${other}"` });
+        }
+        owner.set(name, b.branch);
+      }
+    });
   });
 
 export const opamRepositoryFileSchema = z

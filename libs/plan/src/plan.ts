@@ -32,6 +32,7 @@ import {
   publicTag,
   stagingTag,
   stagingTagName,
+  windowsAllGroup,
   windowsAllNames,
   type Repositories,
 } from "../../tags/src";
@@ -259,7 +260,7 @@ function planArchive(base: DistroPlan, opts: PlanOptions): Image {
 
 /** The multi-distro manifests of one Windows group (`windows-mingw`), newest compiler first. */
 function planWindowsGroup(group: string, members: readonly DistroPlan[], latest: OcamlVersion, opts: PlanOptions): Image[] {
-  const allName = group.replace(/^windows-/, "windows-all-");
+  const allName = windowsAllGroup(group);
   // Each version's images, members in order; a Map keeps the first of equal versions, as the plan did before.
   const byVersion = new Map<string, { version: OcamlVersion; parts: Image[] }>();
   for (const m of members) {

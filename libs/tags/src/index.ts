@@ -31,6 +31,20 @@ export const stagingTag = (repos: Repositories, image: string, arch: string): st
 export const publicTag = (repos: Repositories, name: string): string => `${repos.public}:${name}`;
 
 export const ARCHIVE = "archive";
+export const LATEST = "latest";
+/** Windows distros of one port are also published together: `windows-mingw` → `windows-all-mingw`. */
+export const windowsAllGroup = (group: string): string => group.replace(/^windows-/, "windows-all-");
+
+/**
+ * Why a distro name or alias would collide with a name the plan makes, or
+ * undefined. Taken: `latest`, `archive`, `windows-all…`; and names shaped like
+ * an image name (`…-opam`, `…-ocaml-…`), which could equal another distro's.
+ */
+export function reservedNameProblem(name: string): string | undefined {
+  if (name === LATEST || name === ARCHIVE || name.startsWith("windows-all")) return "a name the plan gives its own images";
+  if (name.endsWith("-opam") || name.includes("-ocaml-")) return "shaped like an image name (…-opam, …-ocaml-…), which could be another distro's";
+  return undefined;
+}
 
 export interface AliasFacts {
   /** The distro's image prefix, e.g. `debian-13`. */
@@ -52,7 +66,7 @@ export function compilerImageNames(facts: AliasFacts, compiler: OcamlVersion, la
   const names = [imageName(facts.distro, compiler), ...facts.aliases.map((a) => imageName(a, compiler))];
   if (!sameVersion(compiler, latest)) return names;
   if (facts.os === "windows") return [facts.distro, ...names];
-  return [...(facts.isDefault ? ["latest"] : []), ...facts.aliases, facts.distro, ...names];
+  return [...(facts.isDefault ? [LATEST] : []), ...facts.aliases, facts.distro, ...names];
 }
 
 /** Names of a multi-distro Windows manifest: `windows-all-mingw-ocaml-5.4`, and `windows-all-mingw` for the latest. */

@@ -29,4 +29,13 @@ describe("plugin options", () => {
     expect(() => parsePluginOptions({ builders: { sparc: "x" } })).toThrow(/^nx\.json: plugins\[ocaml-base-images\]\.options\.builders/);
     expect(parsePluginOptions({}).stagingRepo).toBe("localhost:5000/opam-staging");
   });
+
+  it("refuse a repository that is not one, quoting it (issue 12)", () => {
+    const prefix = "nx\\.json: plugins\\[ocaml-base-images\\]\\.options";
+    expect(() => parsePluginOptions({ stagingRepo: "" })).toThrow(new RegExp(`^${prefix}\\.stagingRepo: "" is not an image repository`));
+    expect(() => parsePluginOptions({ publicRepo: "localhost:5000/Opam" })).toThrow(
+      new RegExp(`^${prefix}\\.publicRepo: "localhost:5000/Opam" is not an image repository`),
+    );
+    expect(parsePluginOptions({ stagingRepo: "ghcr.io/ocaml/opam-staging" }).stagingRepo).toBe("ghcr.io/ocaml/opam-staging");
+  });
 });

@@ -4,14 +4,21 @@
  * the path of a password file is.
  */
 import { z } from "zod";
+import { repositoryProblem } from "../../../libs/docker/src/reference";
 import { ARCHES } from "../../../libs/ocaml/src";
+
+/** An image repository (no tag), as libs/docker/src/reference.ts defines one. */
+const repository = z.string().superRefine((text, ctx) => {
+  const problem = repositoryProblem(text);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is ${problem}` });
+});
 
 export const pluginOptionsSchema = z
   .object({
     /** Where per-arch builds are pushed. */
-    stagingRepo: z.string().min(1).default("localhost:5000/opam-staging"),
+    stagingRepo: repository.default("localhost:5000/opam-staging"),
     /** Where multi-arch manifests are published. */
-    publicRepo: z.string().min(1).default("localhost:5000/opam"),
+    publicRepo: repository.default("localhost:5000/opam"),
     /** A buildx builder (or docker context) per arch; an arch not named uses the default builder. */
     builders: z.partialRecord(z.enum(ARCHES), z.string().min(1)).default({}),
     registry: z

@@ -2,7 +2,7 @@
  * The plugin through the real nx binary, in throw-away git workspaces.
  * Builds and publishes run in dry-run mode here; the Docker tests run them for real.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadMatrix } from "../../../libs/matrix/src";
 import { makePlan } from "../../../libs/plan/src";
 import { cacheHits, createWorkspace, ranTasks, smallFixture, Workspace, PROJECT_ROOT } from "../../testing/workspace";
@@ -178,5 +178,38 @@ describe("scheduled rebuilds", () => {
     expect([...cacheHits(nextWeek.all).keys()].every((t) => t.endsWith(":render"))).toBe(true);
     const record = JSON.parse(ws.read("dist/images/debian-13-opam/build-amd64.json")) as { buildId: string };
     expect(record.buildId).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("bad input in images/ (issue 12)", () => {
+  let ws: Workspace;
+  const debian = smallFixture().distros.find((d) => d.name === "debian-13")!.json;
+  beforeAll(() => {
+    ws = createWorkspace({ fixture: smallFixture(), pluginOptions: DRY });
+  });
+  afterEach(() => ws.git("clean", "-fdq", "images"));
+  afterAll(() => ws.dispose());
+
+  /** The lines of a failed `nx show projects` that name `file`. */
+  async function refusal(file: string): Promise<string[]> {
+    const result = await ws.nx(["show", "projects"]);
+    expect(result.exitCode, result.all.slice(-2000)).not.toBe(0);
+    return result.all.split("\n").filter((line) => line.includes(file));
+  }
+
+  it("refuses a second folder declaring the same family and version, naming both files", async () => {
+    ws.write("images/debian-13-again/image.json", JSON.stringify({ ...debian, aliases: [], default: false }));
+    expect(await refusal("images/debian-13-again/image.json")).toEqual([
+      expect.stringMatching(/images\/debian-13-again\/image\.json: version: "13" of family "debian" is already declared by images\/debian-13\/image\.json$/),
+    ]);
+  });
+
+  // Once ran `nx show projects` out of memory after five minutes; now one line, at once.
+  it("refuses an image.json of 500k aliases in one line, without planning it", { timeout: 120_000 }, async () => {
+    const aliases = Array.from({ length: 500_000 }, (_, i) => `a${i}`);
+    ws.write("images/huge/image.json", JSON.stringify({ ...debian, version: "huge", aliases, default: false }));
+    expect(await refusal("images/huge/image.json")).toEqual([
+      expect.stringMatching(/images\/huge\/image\.json: \(top level\): \d+(\.\d)? MiB, more than the 1 MiB an images\/ file may have$/),
+    ]);
   });
 });
