@@ -98,6 +98,20 @@ describe("a dry run", () => {
     expectNothingHappened(await dryRun(["run-many", "-t", "publish"], { OBI_DRY_RUN: "1" }));
   });
 
+  it("prints each line a task says once, whole, and prefixed with its image (and arch)", async () => {
+    const result = await dryRun(["run", "debian-13-ocaml-5.4:publish", "--dryRun"]);
+    expect(result.exitCode).toBe(0);
+    const ours = result.all.split("\n").filter((line) => /^(debian|alpine)-[\w.-]+( \(\w+\))?: /.test(line));
+    expect(ours.length).toBeGreaterThan(10);
+    const counts = new Map<string, number>();
+    for (const line of ours) counts.set(line, (counts.get(line) ?? 0) + 1);
+    expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
+    // No two lines run together: one prefix per line.
+    for (const line of ours) expect(line.match(/(^|\s)(debian|alpine)-[\w.-]+ \(\w+\): /g)?.length ?? 0, line).toBeLessThanOrEqual(1);
+    for (const arch of ["amd64", "arm64"]) expect(ours.some((l) => l.startsWith(`debian-13-opam (${arch}): would build`))).toBe(true);
+    expect(ours.some((l) => l.startsWith("debian-13-ocaml-5.4: would push"))).toBe(true);
+  });
+
   it("refuses an OBI_DRY_RUN it cannot read, before doing anything", async () => {
     const result = await dryRun(["run", "debian-13-opam:build-amd64"], { OBI_DRY_RUN: "maybe" });
     expect(result.exitCode).not.toBe(0);
