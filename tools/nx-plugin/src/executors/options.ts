@@ -117,10 +117,31 @@ export function parseOptions<N extends ExecutorName>(executor: N, raw: unknown):
   // Nx passes words after the target as `_`; no executor takes any.
   const { _: positional = [], ...options } = (raw ?? {}) as { _?: unknown[] };
   const problems = positional.map((word) => `unexpected argument ${JSON.stringify(word)}; options are given as --name=value`);
-  const result = EXECUTOR_OPTIONS[executor].safeParse(options, { reportInput: true });
+  const result = EXECUTOR_OPTIONS[executor].safeParse(fromCommandLine(executor, options), { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.flatMap(describeIssue));
   if (problems.length > 0) throw new OptionsError(problems.map((line) => `${executor}: ${line}`).join("\n"));
   return result.data as z.infer<(typeof EXECUTOR_OPTIONS)[N]>;
+}
+
+/** The boolean options of each executor, by name. */
+const booleanOptions = new Map<ExecutorName, ReadonlySet<string>>();
+
+/**
+ * `--flag=true` reaches an executor as the string "true": the schemas Nx reads leave
+ * booleans' and numbers' types to zod (see forNx), so those two strings become booleans
+ * here, for boolean options only, and anything else is zod's to refuse in one line.
+ */
+function fromCommandLine(executor: ExecutorName, options: Record<string, unknown>): Record<string, unknown> {
+  let names = booleanOptions.get(executor);
+  if (!names) {
+    const properties = (z.toJSONSchema(EXECUTOR_OPTIONS[executor], { io: "input" }) as { properties?: Record<string, { type?: string }> }).properties ?? {};
+    names = new Set(Object.entries(properties).filter(([, p]) => p.type === "boolean").map(([name]) => name));
+    booleanOptions.set(executor, names);
+  }
+  const known = names;
+  return Object.fromEntries(
+    Object.entries(options).map(([name, value]) => [name, known.has(name) && (value === "true" || value === "false") ? value === "true" : value]),
+  );
 }
 
 /** Options a task was given that its executor refuses: said as they are, before the task does anything. */
@@ -141,15 +162,25 @@ const ENFORCED_BY_NX = ["additionalProperties", "minimum", "maximum", "exclusive
 
 type JsonSchema = { [key: string]: unknown };
 
-/** A zod JSON Schema as Nx should read it: the checks Nx enforces left to zod; enum choices kept in the description. */
+/** Types Nx would check itself, with the same unhandled rejection: a wrong value (`--dryRun=maybe`) is zod's to word. */
+const TYPES_LEFT_TO_ZOD = ["boolean", "number", "integer"];
+
+/** A zod JSON Schema as Nx should read it: the checks Nx enforces left to zod; enum choices and left-out types kept in the description. */
 function forNx(schema: JsonSchema): JsonSchema {
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(schema)) {
     if (ENFORCED_BY_NX.includes(key) || key === "enum") continue;
+    if (key === "type" && typeof value === "string" && TYPES_LEFT_TO_ZOD.includes(value)) {
+      const kind = `A ${value === "boolean" ? "boolean" : "number"}.`;
+      out.description = typeof schema.description === "string" ? `${schema.description} ${kind}` : kind;
+      continue;
+    }
     if (key === "properties") {
       out[key] = Object.fromEntries(Object.entries(value as Record<string, JsonSchema>).map(([name, prop]) => [name, forNx(prop)]));
     } else if (key === "items") {
       out[key] = forNx(value as JsonSchema);
+    } else if (key === "description" && typeof out.description === "string") {
+      // Already written, with the type that was left out.
     } else {
       out[key] = value;
     }
