@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, execaSync } from "execa";
 import { readCredentials, RegistryClient, temporaryDockerConfig, type Credentials, type Manifest } from "../../libs/docker/src";
-import { PROJECT_ROOT } from "./workspace";
+import { createWorkspace, PROJECT_ROOT, smallFixture, type Fixture, type FixtureDistro, type Workspace } from "./workspace";
 
 export interface DockerEnvironment {
   /** host:port of the loopback registry. */
@@ -125,4 +125,59 @@ export function buildCounter(): { path: string; count: () => string[] } {
         .filter(Boolean)
         .map((line) => /--tag (\S+)/.exec(line)?.[1] ?? line),
   };
+}
+
+/** An Alpine distro of the test matrix, built FROM the test base image under `prefix` (see makeTestBase). */
+export function testAlpine(
+  prefix: string,
+  name: string,
+  version: string,
+  baseTag: string,
+  arches: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): FixtureDistro {
+  return {
+    name,
+    json: { family: "alpine", version, title: `Alpine ${version}`, base: { image: `${prefix}/base/alpine`, tag: baseTag }, arches, tier: 2, bubblewrap: "0.11.0", gcc: "15.2", ...extra },
+  };
+}
+
+/**
+ * A throw-away workspace whose builds and publishes are real: these distros, the
+ * small fixture's compilers (or `compilers`), two opam branches, opam-repository as
+ * a local stand-in, and repositories under `prefix` in the test registry, logged in
+ * with its password file. Builds use BuildKit's built-in frontend (no Docker Hub).
+ */
+export function createDockerWorkspace(
+  env: DockerEnvironment,
+  prefix: string,
+  distros: readonly FixtureDistro[],
+  opts: { compilers?: Fixture["compilers"]; pluginOptions?: Record<string, unknown> } = {},
+): Workspace {
+  const repository = makeOpamRepository();
+  const base = smallFixture();
+  const fixture: Fixture = {
+    ...base,
+    distros,
+    ...(opts.compilers ? { compilers: opts.compilers } : {}),
+    opam: {
+      ...base.opam,
+      builds: [
+        { branch: "2.5", commit: "2".repeat(40), aliases: ["opam"] },
+        { branch: "master", commit: "1".repeat(40), publicName: "opam-dev" },
+      ],
+    },
+    opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
+  };
+  return createWorkspace({
+    fixture,
+    pluginOptions: {
+      dryRun: false,
+      builtinFrontend: true,
+      stagingRepo: `${prefix}/opam-staging`,
+      publicRepo: `${prefix}/opam`,
+      registry: { username: env.username, passwordFile: env.passwordFile },
+      ...opts.pluginOptions,
+    },
+  });
 }

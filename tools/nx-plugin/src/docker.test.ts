@@ -12,14 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseReference } from "../../../libs/docker/src";
 import {
   buildCounter,
+  createDockerWorkspace,
   makeBaseBrokenOnArm64,
-  makeOpamRepository,
   makeTestBase,
   requireDockerEnvironment,
+  testAlpine,
   withLogin,
   type DockerEnvironment,
 } from "../../testing/docker";
-import { createWorkspace, smallFixture, type Fixture, type NxResult, type Workspace } from "../../testing/workspace";
+import type { NxResult, Workspace } from "../../testing/workspace";
 
 let env: DockerEnvironment;
 let ws: Workspace;
@@ -27,10 +28,8 @@ let prefix: string;
 let counter: ReturnType<typeof buildCounter>;
 const outputs: string[] = [];
 
-const alpine = (name: string, version: string, tag: string, arches: Record<string, string>, extra: object = {}) => ({
-  name,
-  json: { family: "alpine", version, title: name, base: { image: `${prefix}/base/alpine`, tag }, arches, tier: 2, bubblewrap: "0.11.0", gcc: "15.2", ...extra },
-});
+const alpine = (name: string, version: string, tag: string, arches: Record<string, string>, extra: Record<string, unknown> = {}) =>
+  testAlpine(prefix, name, version, tag, arches, extra);
 
 async function publish(extraEnv: Record<string, string> = {}, args: string[] = []): Promise<{ result: NxResult; built: string[] }> {
   const before = counter.count().length;
@@ -48,33 +47,10 @@ beforeAll(async () => {
   prefix = `${env.registry}/t${Date.now().toString(36)}`;
   await makeTestBase(env, `${prefix}/base/alpine:3.23`, ["3.22", "3.22b"]);
   await makeBaseBrokenOnArm64(env, `${prefix}/base/alpine:3.23`, `${prefix}/base/alpine:3.21`);
-  const repository = makeOpamRepository();
-  const base = smallFixture();
-  const fixture: Fixture = {
-    ...base,
-    distros: [
-      alpine("alpine-3.23", "3.23", "3.23", { amd64: "", arm64: "" }, { tier: 1, default: true, aliases: ["alpine"] }),
-      alpine("alpine-3.22", "3.22", "3.22", { amd64: "" }),
-    ],
-    opam: {
-      ...base.opam,
-      builds: [
-        { branch: "2.5", commit: "2".repeat(40), aliases: ["opam"] },
-        { branch: "master", commit: "1".repeat(40), publicName: "opam-dev" },
-      ],
-    },
-    opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
-  };
-  ws = createWorkspace({
-    fixture,
-    pluginOptions: {
-      dryRun: false,
-      builtinFrontend: true,
-      stagingRepo: `${prefix}/opam-staging`,
-      publicRepo: `${prefix}/opam`,
-      registry: { username: env.username, passwordFile: env.passwordFile },
-    },
-  });
+  ws = createDockerWorkspace(env, prefix, [
+    alpine("alpine-3.23", "3.23", "3.23", { amd64: "", arm64: "" }, { tier: 1, default: true, aliases: ["alpine"] }),
+    alpine("alpine-3.22", "3.22", "3.22", { amd64: "" }),
+  ]);
   counter = buildCounter();
 }, 600_000);
 

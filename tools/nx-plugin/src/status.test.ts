@@ -13,8 +13,8 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statusSchema, type StatusDocument } from "../../../libs/status/src";
 import { launchChromium } from "../../testing/browser";
-import { makeBaseBrokenOnArm64, makeOpamRepository, makeTestBase, requireDockerEnvironment, type DockerEnvironment } from "../../testing/docker";
-import { createWorkspace, PROJECT_ROOT, smallFixture, type Fixture, type Workspace } from "../../testing/workspace";
+import { createDockerWorkspace, makeBaseBrokenOnArm64, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
+import { PROJECT_ROOT, type Workspace } from "../../testing/workspace";
 
 let env: DockerEnvironment;
 let ws: Workspace;
@@ -22,10 +22,8 @@ let browser: Browser;
 let prefix: string;
 const outputs: string[] = [];
 
-const alpine = (name: string, version: string, tag: string, extra: object = {}) => ({
-  name,
-  json: { family: "alpine", version, title: `Alpine ${version}`, base: { image: `${prefix}/base/alpine`, tag }, arches: { amd64: "", arm64: "" }, tier: 2, bubblewrap: "0.11.0", gcc: "15.2", ...extra },
-});
+const alpine = (name: string, version: string, tag: string, extra: Record<string, unknown> = {}) =>
+  testAlpine(prefix, name, version, tag, { amd64: "", arm64: "" }, extra);
 
 beforeAll(async () => {
   env = requireDockerEnvironment();
@@ -33,30 +31,8 @@ beforeAll(async () => {
   prefix = `${env.registry}/s${Date.now().toString(36)}`;
   await makeTestBase(env, `${prefix}/base/alpine:3.23`, ["3.23b"]);
   await makeBaseBrokenOnArm64(env, `${prefix}/base/alpine:3.23`, `${prefix}/base/alpine:3.21`);
-  const repository = makeOpamRepository();
-  const base = smallFixture();
-  const fixture: Fixture = {
-    ...base,
-    distros: [alpine("alpine-3.23", "3.23", "3.23", { default: true, aliases: ["alpine"] }), alpine("alpine-3.21", "3.21", "3.21")],
+  ws = createDockerWorkspace(env, prefix, [alpine("alpine-3.23", "3.23", "3.23", { default: true, aliases: ["alpine"] }), alpine("alpine-3.21", "3.21", "3.21")], {
     compilers: { releases: ["5.4.1"], variants: [] },
-    opam: {
-      ...base.opam,
-      builds: [
-        { branch: "2.5", commit: "2".repeat(40), aliases: ["opam"] },
-        { branch: "master", commit: "1".repeat(40), publicName: "opam-dev" },
-      ],
-    },
-    opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
-  };
-  ws = createWorkspace({
-    fixture,
-    pluginOptions: {
-      dryRun: false,
-      builtinFrontend: true,
-      stagingRepo: `${prefix}/opam-staging`,
-      publicRepo: `${prefix}/opam`,
-      registry: { username: env.username, passwordFile: env.passwordFile },
-    },
   });
   const first = await ws.nx(["run-many", "-t", "publish", "--exclude=archive", "--outputStyle=static"]);
   outputs.push(first.all);
