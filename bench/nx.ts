@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execaSync } from "execa";
+import { IMAGES_LAYOUT } from "../libs/matrix/src";
 import { readCommandLine } from "../tools/cli";
 import { createWorkspace, PROJECT_ROOT } from "../tools/testing/workspace";
 
@@ -83,10 +84,12 @@ function probeCreateNodes(root: string): { loadMs: number; firstMs: number; warm
   const nxJson = JSON.parse(readFileSync(join(root, "nx.json"), "utf8")) as { plugins: { plugin: string; options?: unknown }[] };
   const entry = nxJson.plugins[0] as { plugin: string; options?: unknown };
   const files = [
-    ...readdirSync(join(root, "images")).filter((d) => existsSync(join(root, "images", d, "image.json"))).map((d) => `images/${d}/image.json`),
-    "images/compilers.json",
-    "images/opam.json",
-    "images/opam-repository.json",
+    ...readdirSync(join(root, IMAGES_LAYOUT.dir))
+      .map((d) => IMAGES_LAYOUT.distroFile(d))
+      .filter((file) => existsSync(join(root, file))),
+    IMAGES_LAYOUT.compilers,
+    IMAGES_LAYOUT.opam,
+    IMAGES_LAYOUT.opamRepository,
   ];
   const probe = `
     const args = [${JSON.stringify(files)}, ${JSON.stringify(entry.options ?? {})}, { workspaceRoot: ${JSON.stringify(root)}, nxJsonConfiguration: {} }];
