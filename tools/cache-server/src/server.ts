@@ -10,7 +10,7 @@
  * Hashes are checked, so no path can escape. Bodies stream both ways.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { pipeline } from "node:stream/promises";
 import type { ArtifactStorage } from "./storage";
 import { receiveUpload } from "./upload";
