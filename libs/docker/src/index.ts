@@ -5,3 +5,4 @@ export * from "./credentials";
 export * from "./buildx";
 export * from "./git-cache";
 export * from "./owned-dirs";
+export * from "./machine-lock";

@@ -60,15 +60,28 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
         manifests.push({ tag, sources, changed: true, digest: null });
       }
     } else {
-      const session = openSession(settings);
+      const session = openSession(settings, say);
       try {
+        // Nothing is published from a record the registry does not back: each build it names must be there.
+        const checked = new Set<string>();
+        for (const { builds, sources } of wanted) {
+          for (const [i, source] of sources.entries()) {
+            if (checked.has(source)) continue;
+            checked.add(source);
+            if (await session.registry.getManifest(source)) continue;
+            const build = builds[i];
+            throw new Error(
+              `the record of ${build?.image} (${build?.arch}) names ${source}, which the registry does not hold; build it again: npx nx run ${build?.image}:build-${build?.arch} --skip-nx-cache`,
+            );
+          }
+        }
         for (const { tag, builds, sources } of wanted) {
           const current = await session.registry.platforms(tag);
           const want = new Set(builds.map((b) => b.digest));
           const changed = !current || current.length !== want.size || !current.every((entry) => want.has(entry.digest));
           if (changed) {
             say(`pushing ${tag} <- ${sources.join(", ")}`);
-            await createManifestList(session.runner, tag, sources, { env: session.dockerEnv });
+            await createManifestList(session.runner, tag, sources, { env: session.dockerEnv, retry: session.retry });
           } else {
             say(`${tag} already lists these images; unchanged`);
           }
