@@ -1,7 +1,7 @@
 /**
  * `docker buildx build` for one platform, pushed, with the pushed digest read
- * back; `docker buildx imagetools create` for manifest lists. Both are run
- * again when they fail talking to the registry (see dockerStepWithRetries).
+ * back; run again when it fails talking to the registry (dockerStepWithRetries).
+ * Manifest lists are written by the registry client (RegistryClient.putManifestList).
  */
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,8 +14,7 @@ import { CommandError, runChecked, type Runner } from "./runner";
 /**
  * How a docker step that failed on the registry is tried again. docker's own
  * pusher retries a layer upload cut off midway, but one 5xx, 429 or 401 on
- * any other request fails the whole push (and imagetools does not retry at
- * all); so the step is run again, whole, within the same policy as the
+ * any other request fails the whole push; so the step is run again, whole, within the same policy as the
  * registry client's requests. A rerun of a build is answered by BuildKit's
  * cache: only the export and push are done again.
  */
@@ -120,17 +119,4 @@ export async function buildAndPush(runner: Runner, request: BuildRequest, retry?
   } finally {
     scratch.dispose();
   }
-}
-
-/** Creates (or moves) a multi-platform manifest list from images given by digest. */
-export async function createManifestList(
-  runner: Runner,
-  tag: string,
-  sources: readonly string[],
-  opts: { env?: Readonly<Record<string, string>>; retry?: StepRetry } = {},
-): Promise<void> {
-  const registry = parseReference(tag).registry;
-  await dockerStepWithRetries(registry, `push the manifest list ${tag}`, opts.retry, () =>
-    runChecked(runner, "docker", ["buildx", "imagetools", "create", "--tag", tag, ...sources], opts.env ? { env: opts.env } : {}),
-  );
 }

@@ -185,6 +185,66 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Makes `tag` a manifest list of the images `sources` name by digest (in any
+   * repository), so that the tag only ever moves to a whole list: each image's
+   * blobs are mounted (or copied) into the tag's repository and the image is
+   * stored there by digest first, and the list is written under the tag last.
+   * (`docker buildx imagetools create` writes each image under the tag itself
+   * before the list, so a failure or a kill midway leaves the tag on one arch.)
+   * Returns the list's digest.
+   */
+  async putManifestList(tag: string, sources: readonly string[]): Promise<string> {
+    const target = parseReference(tag);
+    if (!target.tag) throw new RegistryError(`${tag} names no tag`);
+    const entries: Record<string, unknown>[] = [];
+    let listType: string = MANIFEST_TYPES[0];
+    for (const source of sources) {
+      const from = parseReference(source);
+      if (!from.digest) throw new RegistryError(`${source} is not named by digest`);
+      const image = await this.getManifest(from);
+      if (!image) throw new RegistryError(`${source} is not in ${from.registry}`);
+      const json = JSON.parse(image.bytes.toString("utf8")) as { config?: { digest: string }; layers?: { digest: string }[]; manifests?: unknown };
+      if (!json.config || json.manifests) throw new RegistryError(`${source} is not a single image`);
+      const config = await this.getBlob(from, json.config.digest);
+      if (!config) throw new RegistryError(`the config of ${source} is not in ${from.registry}`);
+      const platform = JSON.parse((await bodyOf(config)).toString("utf8")) as { os?: string; architecture?: string; variant?: string };
+      for (const blob of [json.config.digest, ...(json.layers ?? []).map((l) => l.digest)]) await this.copyBlob(from, target, blob);
+      await this.putManifest({ registry: target.registry, repository: target.repository, digest: image.digest }, image);
+      if (image.mediaType === MANIFEST_TYPES[3]) listType = MANIFEST_TYPES[1];
+      entries.push({
+        mediaType: image.mediaType,
+        digest: image.digest,
+        size: image.bytes.length,
+        platform: { architecture: platform.architecture ?? "unknown", os: platform.os ?? "unknown", ...(platform.variant ? { variant: platform.variant } : {}) },
+      });
+    }
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: listType, manifests: entries }, null, 2));
+    return this.putManifest(target, { mediaType: listType, bytes });
+  }
+
+  /** Makes a blob of one repository available in another: mounted within a registry, else copied. */
+  async copyBlob(from: ImageReference, to: ImageReference, digest: string): Promise<void> {
+    if (await this.hasBlob(to, digest)) return;
+    if (from.registry === to.registry) {
+      const what = `mount blob ${digest} from ${from.repository} into ${describe(to)}`;
+      const mounted = await this.retrying(what, to, async () => {
+        const query = `mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from.repository)}`;
+        const response = await this.request(to, "POST", `/v2/${to.repository}/blobs/uploads/?${query}`, {});
+        await expectOk(response, what);
+        await bodyOf(response);
+        // 201: mounted. 202: the registry started an upload instead (it would not mount); left to expire.
+        return response.status === 201;
+      });
+      if (mounted) return;
+    }
+    const blob = await this.getBlob(from, digest);
+    if (!blob) throw new RegistryError(`blob ${digest} is not in ${describe(from)}`);
+    // Buffered, so a retried upload sends the same bytes; registries that mount (the usual case) never get here.
+    const bytes = await bodyOf(blob);
+    await this.pushBlob(to, digest, bytes);
+  }
+
   /** Uploads a blob in one request unless the repository holds it already. */
   async pushBlob(repository: string | ImageReference, digest: string, body: RequestBody): Promise<void> {
     const ref = typeof repository === "string" ? parseReference(repository) : repository;
@@ -280,13 +340,16 @@ export class RegistryClient {
       }
     };
     let response = await send();
-    if (response.status === 401) {
+    // A 401 is answered by logging in and sending again: once for the first challenge, once more when the
+    // credentials just obtained are refused too (a token that expired in between); a third 401 stands.
+    for (let logins = 0; response.status === 401 && logins < 2; logins++) {
       const refused = response;
       const bytes = await refused.arrayBuffer();
       // Answered again with credentials when there are any for this registry; else the 401 stands, body and all.
       response = (await this.authenticate(ref.registry, scope, refused.headers.get("www-authenticate")))
         ? await send()
         : new Response(bytes, { status: refused.status, statusText: refused.statusText, headers: refused.headers });
+      if (response.status === 401 && !Object.keys(auth()).length) break;
     }
     if (response.status >= 500 || response.status === 429) {
       await response.arrayBuffer().catch(() => undefined);

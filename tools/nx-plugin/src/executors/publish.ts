@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
-import { createManifestList, digestIn, dryRunner, parseReference, tagIn } from "../../../../libs/docker/src";
+import { digestIn, parseReference, tagIn } from "../../../../libs/docker/src";
 import { resolveSettings } from "../settings";
 import {
   buildRecordPath,
@@ -53,10 +53,8 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
     });
     const manifests: PublishRecord["manifests"][number][] = [];
     if (settings.dryRun) {
-      const runner = dryRunner(say);
       for (const { tag, sources } of wanted) {
         say(`would push ${tag} <- ${sources.join(", ")}`);
-        await createManifestList(runner, tag, sources);
         manifests.push({ tag, sources, changed: true, digest: null });
       }
     } else {
@@ -81,7 +79,8 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
           const changed = !current || current.length !== want.size || !current.every((entry) => want.has(entry.digest));
           if (changed) {
             say(`pushing ${tag} <- ${sources.join(", ")}`);
-            await createManifestList(session.runner, tag, sources, { env: session.dockerEnv, retry: session.retry });
+            // Our client, not `docker buildx imagetools create`: that one moves the tag to each arch's image before the list.
+            await session.registry.putManifestList(tag, sources);
           } else {
             say(`${tag} already lists these images; unchanged`);
           }
