@@ -1,8 +1,70 @@
-/** `docker buildx build` for one platform, pushed, with the pushed digest read back. */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+/**
+ * `docker buildx build` for one platform, pushed, with the pushed digest read
+ * back; run again when it fails talking to the registry (dockerStepWithRetries).
+ * Manifest lists are written by the registry client (RegistryClient.putManifestList).
+ */
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runChecked, type Runner } from "./runner";
+import { ownedDir } from "./owned-dirs";
+import { parseReference } from "./reference";
+import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from "./registry";
+import { CommandError, runChecked, type Runner } from "./runner";
+
+/**
+ * How a docker step that failed on the registry is tried again. docker's own
+ * pusher retries a layer upload cut off midway, but one 5xx, 429 or 401 on
+ * any other request fails the whole push; so the step is run again, whole, within the same policy as the
+ * registry client's requests. A rerun of a build is answered by BuildKit's
+ * cache: only the export and push are done again.
+ */
+export interface StepRetry {
+  readonly policy: RetryPolicy;
+  /** One line per retry, for the task's log. */
+  readonly onRetry: (line: string) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * What docker prints when the registry, not the build, failed: an HTTP status
+ * it did not expect, a refused or broken connection, a timeout, an expired token.
+ */
+const REGISTRY_TROUBLE =
+  /unexpected (HTTP )?status|status:? (5\d\d|429)|too many requests|service unavailable|bad gateway|internal server error|connection (reset|refused)|broken pipe|\bEOF\b|i\/o timeout|timeout awaiting|TLS handshake timeout|unauthorized: (authentication required|token)|failed to (push|fetch|do request|resolve source metadata|copy)/i;
+/** A step of the build itself failed: running it again would fail the same way. */
+const BUILD_FAILURE = /did not complete successfully|dockerfile parse error|failed to compute cache key|failed to read dockerfile/i;
+
+/** Whether a failed docker step's output says the registry, not the build, failed. */
+export function registryTrouble(output: readonly string[]): boolean {
+  const text = output.join("\n");
+  return REGISTRY_TROUBLE.test(text) && !BUILD_FAILURE.test(text);
+}
+
+/**
+ * Runs a docker step that talks to `registry`, again while it fails with registry
+ * trouble, within the policy's tries and time; then fails naming the registry.
+ */
+export async function dockerStepWithRetries<T>(registry: string, what: string, retry: StepRetry | undefined, step: () => Promise<T>): Promise<T> {
+  const policy = retry?.policy ?? DEFAULT_RETRY;
+  const sleep = retry?.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const started = Date.now();
+  for (let tries = 1; ; tries++) {
+    try {
+      return await step();
+    } catch (e) {
+      const output = e instanceof CommandError ? [...e.result.stderr.split("\n"), ...e.result.stdout.split("\n")] : [];
+      if (!(e instanceof CommandError) || !registryTrouble(output)) throw e;
+      const reason = [...e.tail].reverse().find((line) => REGISTRY_TROUBLE.test(line))?.replace(/^(#\d+ )?ERROR: /, "") ?? `exit ${e.result.exitCode}`;
+      const wait = retryDelay(policy, tries + 1);
+      const elapsed = Date.now() - started;
+      if (tries >= policy.attempts || elapsed + wait > policy.withinMs) {
+        throw new Error(`${what}: ${registry} failed it: ${reason}; gave up after ${tries} ${tries === 1 ? "try" : "tries"}`);
+      }
+      retry?.onRetry(`${registry}: ${what}: ${reason}; running it again in ${(wait / 1000).toFixed(1)} s (try ${tries + 1} of ${policy.attempts})`);
+      await sleep(wait);
+    }
+  }
+}
 
 export interface BuildRequest {
   /** A buildx builder or docker context name; absent: the default builder. */
@@ -19,9 +81,9 @@ export interface BuildRequest {
   readonly onOutput?: (line: string) => void;
 }
 
-export async function buildAndPush(runner: Runner, request: BuildRequest): Promise<string | undefined> {
-  const dir = mkdtempSync(join(tmpdir(), "obi-build-"));
-  const metadata = join(dir, "metadata.json");
+export async function buildAndPush(runner: Runner, request: BuildRequest, retry?: StepRetry): Promise<string | undefined> {
+  const scratch = ownedDir(join(tmpdir(), "obi-build"), "metadata");
+  const metadata = join(scratch.path, "metadata.json");
   try {
     const args = [
       "buildx",
@@ -42,35 +104,19 @@ export async function buildAndPush(runner: Runner, request: BuildRequest): Promi
       metadata,
       request.contextDir,
     ];
-    await runChecked(runner, "docker", args, {
-      ...(request.env ? { env: request.env } : {}),
-      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-    });
+    const registry = request.tags[0] ? parseReference(request.tags[0]).registry : "the registry";
+    await dockerStepWithRetries(registry, `build and push ${request.tags[0] ?? ""} for ${request.platform}`, retry, () =>
+      runChecked(runner, "docker", args, {
+        ...(request.env ? { env: request.env } : {}),
+        ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+      }),
+    );
     if (runner.dryRun) return undefined;
     const json = JSON.parse(readFileSync(metadata, "utf8")) as Record<string, unknown>;
     const digest = json["containerimage.digest"];
     if (typeof digest !== "string") throw new Error("docker buildx did not report the pushed digest");
     return digest;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Creates (or moves) a multi-platform manifest list from images given by digest. */
-export async function createManifestList(
-  runner: Runner,
-  tag: string,
-  sources: readonly string[],
-  opts: { env?: Readonly<Record<string, string>>; attempts?: number; sleep?: (ms: number) => Promise<void> } = {},
-): Promise<void> {
-  const attempts = opts.attempts ?? 3;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await runChecked(runner, "docker", ["buildx", "imagetools", "create", "--tag", tag, ...sources], opts.env ? { env: opts.env } : {});
-      return;
-    } catch (e) {
-      if (attempt >= attempts) throw e;
-      await (opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(1000 * attempt);
-    }
+    scratch.dispose();
   }
 }

@@ -2,11 +2,13 @@
  * Registry credentials: a username and a password file (like upstream's
  * /run/secrets/ocurrent-hub), or what an earlier `docker login` stored.
  * The password is read when needed, kept in memory, and written only into a
- * private, temporary docker config for the commands that need it.
+ * private, temporary docker config for the commands that need it, in a
+ * secret folder (secretDir) that no crash leaves behind for long.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { ownedDir, type OwnedDir } from "./owned-dirs";
 import type { Credentials } from "./registry";
 
 export interface CredentialSource {
@@ -74,6 +76,31 @@ export function scopedCredentials(auth: RegistryAuth, env = process.env): { read
   };
 }
 
+/** Where secret folders live: a RAM-backed tmpfs when there is one (never written to a disk), else the temporary folder. */
+export function secretsParent(env = process.env): string {
+  const candidates = [env.XDG_RUNTIME_DIR, "/dev/shm"].filter((dir): dir is string => Boolean(dir));
+  const tmpfs = candidates.find((dir) => {
+    try {
+      return statSync(dir).isDirectory();
+    } catch {
+      return false;
+    }
+  });
+  const uid = process.getuid?.() ?? "user";
+  return join(tmpfs ?? tmpdir(), `obi-secrets-${uid}`);
+}
+
+/**
+ * A private folder (0700) for secret files that must not outlive this process —
+ * a docker config with a password, an SSH key, TLS client certificates. It is on
+ * tmpfs when the machine has one, named after its owner process, removed by
+ * `dispose()` or at exit, and, if the process was killed, by the next call of
+ * secretDir in any process once the owner is gone. Write files in it with mode 0600.
+ */
+export function secretDir(purpose: string): OwnedDir {
+  return ownedDir(secretsParent(), purpose);
+}
+
 export interface TemporaryDockerConfig {
   /** Pass as DOCKER_CONFIG to docker commands. */
   readonly env: Readonly<Record<string, string>>;
@@ -85,12 +112,13 @@ export interface TemporaryDockerConfig {
  * user's buildx builders and contexts linked in so named builders still work.
  */
 export function temporaryDockerConfig(server: string, credentials: Credentials, env = process.env): TemporaryDockerConfig {
-  const dir = mkdtempSync(join(tmpdir(), "obi-docker-"));
+  const secrets = secretDir("docker-config");
+  const dir = secrets.path;
   const user = userDockerConfig(env);
   for (const shared of ["buildx", "contexts", "cli-plugins"]) {
     if (existsSync(join(user, shared))) symlinkSync(join(user, shared), join(dir, shared));
   }
   const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
   writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: { [server]: { auth } } }), { mode: 0o600 });
-  return { env: { DOCKER_CONFIG: dir }, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return { env: { DOCKER_CONFIG: dir }, dispose: secrets.dispose };
 }

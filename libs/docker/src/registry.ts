@@ -1,7 +1,8 @@
 /**
  * A small client for the OCI distribution API (what docker pushes to):
  * read and write manifests by tag or digest, with basic or token auth and
- * retries on transient failures. Credentials stay in memory.
+ * retries on failures that may pass, bounded in tries and time (RetryPolicy).
+ * Credentials stay in memory.
  */
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
@@ -40,12 +41,58 @@ export class RegistryError extends Error {
   }
 }
 
+/**
+ * How hard to try a registry request that fails for a reason that may pass (a
+ * network error, no answer in time, HTTP 5xx or 429): bounded both in tries and
+ * in time, waiting longer each time, and as long as `Retry-After` asks when that
+ * fits in the bound.
+ */
+export interface RetryPolicy {
+  /** Tries of one request in all, the first included. */
+  readonly attempts: number;
+  /** No try starts later than this after the first (ms): a wait that would end later gives up instead. */
+  readonly withinMs: number;
+  /** The first wait (ms); each next one doubles, up to maxDelayMs. */
+  readonly firstDelayMs: number;
+  readonly maxDelayMs: number;
+  /** How long one request may take to answer and send its body (ms). */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, withinMs: 120_000, firstDelayMs: 500, maxDelayMs: 15_000, requestTimeoutMs: 60_000 };
+
+/** The wait before try `next` (2, 3, …): doubling from the first, capped; Retry-After when it asks for longer. */
+export function retryDelay(policy: RetryPolicy, next: number, retryAfterMs?: number): number {
+  const backoff = Math.min(policy.firstDelayMs * 2 ** (next - 2), policy.maxDelayMs);
+  return retryAfterMs !== undefined ? Math.max(backoff, retryAfterMs) : backoff;
+}
+
+/** Retry-After as milliseconds: seconds, or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 export interface RegistryClientOptions {
   readonly credentials?: (registry: string) => Credentials | undefined;
-  /** Attempts for a request that fails with a network error or a 5xx/429 answer. */
-  readonly attempts?: number;
+  readonly retry?: RetryPolicy;
+  /** Told each retry, one line saying what failed and what is tried again (for the task's log). */
+  readonly onRetry?: (line: string) => void;
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** A failure that may pass: the request is worth another try. */
+class TransientFailure extends Error {
+  constructor(
+    readonly reason: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(reason);
+  }
 }
 
 /** A request body; a function makes a fresh stream for each attempt (retries, a re-sent request after a 401). */
@@ -55,12 +102,12 @@ const digestOf = (bytes: Buffer): string => `sha256:${createHash("sha256").updat
 
 export class RegistryClient {
   private readonly tokens = new Map<string, string>();
-  private readonly attempts: number;
+  private readonly retry: RetryPolicy;
   private readonly fetchFn: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: RegistryClientOptions = {}) {
-    this.attempts = options.attempts ?? 4;
+    this.retry = options.retry ?? DEFAULT_RETRY;
     this.fetchFn = options.fetch ?? fetch;
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
@@ -68,19 +115,26 @@ export class RegistryClient {
   /** The manifest a reference names, or undefined if the registry has none. */
   async getManifest(reference: string | ImageReference): Promise<Manifest | undefined> {
     const ref = typeof reference === "string" ? parseReference(reference) : reference;
-    const response = await this.request(ref, "GET", manifestPath(ref), { Accept: MANIFEST_TYPES.join(", ") });
-    if (response.status === 404) return undefined;
-    await expectOk(response, `read ${describe(ref)}`);
-    const bytes = Buffer.from(await response.arrayBuffer());
-    return { digest: response.headers.get("docker-content-digest") ?? digestOf(bytes), mediaType: mediaTypeOf(response, bytes), bytes };
+    const what = `read ${describe(ref)}`;
+    return this.retrying(what, ref, async () => {
+      const response = await this.request(ref, "GET", manifestPath(ref), { Accept: MANIFEST_TYPES.join(", ") });
+      if (response.status === 404) return undefined;
+      await expectOk(response, what);
+      const bytes = await bodyOf(response);
+      return { digest: response.headers.get("docker-content-digest") ?? digestOf(bytes), mediaType: mediaTypeOf(response, bytes), bytes };
+    });
   }
 
   /** Stores a manifest under a tag (or its digest) in a repository of the same registry. */
   async putManifest(reference: string | ImageReference, manifest: Pick<Manifest, "mediaType" | "bytes">): Promise<string> {
     const ref = typeof reference === "string" ? parseReference(reference) : reference;
-    const response = await this.request(ref, "PUT", manifestPath(ref), { "Content-Type": manifest.mediaType }, manifest.bytes);
-    await expectOk(response, `write ${describe(ref)}`);
-    return response.headers.get("docker-content-digest") ?? digestOf(manifest.bytes);
+    const what = `write ${describe(ref)}`;
+    return this.retrying(what, ref, async () => {
+      const response = await this.request(ref, "PUT", manifestPath(ref), { "Content-Type": manifest.mediaType }, manifest.bytes);
+      await expectOk(response, what);
+      await bodyOf(response);
+      return response.headers.get("docker-content-digest") ?? digestOf(manifest.bytes);
+    });
   }
 
   /** The per-platform entries of an index, or one entry without platform for a single image. */
@@ -96,51 +150,158 @@ export class RegistryClient {
     const ref = typeof reference === "string" ? parseReference(reference) : reference;
     const manifest = ref.digest ? { digest: ref.digest } : await this.getManifest(ref);
     if (!manifest) return false;
-    const response = await this.request(ref, "DELETE", manifestPath({ ...ref, digest: manifest.digest }), {});
-    if (response.status === 404) return false;
-    await expectOk(response, `delete ${describe(ref)}`);
-    await response.arrayBuffer();
-    return true;
+    const what = `delete ${describe(ref)}`;
+    return this.retrying(what, ref, async () => {
+      const response = await this.request(ref, "DELETE", manifestPath({ ...ref, digest: manifest.digest }), {});
+      if (response.status === 404) return false;
+      await expectOk(response, what);
+      await bodyOf(response);
+      return true;
+    });
   }
 
   /** Whether the reference's repository holds a blob. */
   async hasBlob(repository: string | ImageReference, digest: string): Promise<boolean> {
     const ref = typeof repository === "string" ? parseReference(repository) : repository;
-    const response = await this.request(ref, "HEAD", blobPath(ref, digest), {});
-    if (response.status === 404) return false;
-    await expectOk(response, `look up blob ${digest} in ${describe(ref)}`);
-    return true;
+    const what = `look up blob ${digest} in ${describe(ref)}`;
+    return this.retrying(what, ref, async () => {
+      const response = await this.request(ref, "HEAD", blobPath(ref, digest), {});
+      if (response.status === 404) return false;
+      await expectOk(response, what);
+      return true;
+    });
   }
 
   /** A blob's bytes as they arrive, or undefined when the repository has none. */
   async getBlob(repository: string | ImageReference, digest: string): Promise<Response | undefined> {
     const ref = typeof repository === "string" ? parseReference(repository) : repository;
-    const response = await this.request(ref, "GET", blobPath(ref, digest), {});
-    if (response.status === 404) return undefined;
-    await expectOk(response, `read blob ${digest} of ${describe(ref)}`);
-    return response;
+    const what = `read blob ${digest} of ${describe(ref)}`;
+    // Retried until the body starts; a failure while the caller reads it is the caller's.
+    return this.retrying(what, ref, async () => {
+      const response = await this.request(ref, "GET", blobPath(ref, digest), {}, undefined, { streaming: true });
+      if (response.status === 404) return undefined;
+      await expectOk(response, what);
+      return response;
+    });
+  }
+
+  /**
+   * Makes `tag` a manifest list of the images `sources` name by digest (in any
+   * repository), so that the tag only ever moves to a whole list: each image's
+   * blobs are mounted (or copied) into the tag's repository and the image is
+   * stored there by digest first, and the list is written under the tag last.
+   * (`docker buildx imagetools create` writes each image under the tag itself
+   * before the list, so a failure or a kill midway leaves the tag on one arch.)
+   * Returns the list's digest.
+   */
+  async putManifestList(tag: string, sources: readonly string[]): Promise<string> {
+    const target = parseReference(tag);
+    if (!target.tag) throw new RegistryError(`${tag} names no tag`);
+    const entries: Record<string, unknown>[] = [];
+    let listType: string = MANIFEST_TYPES[0];
+    for (const source of sources) {
+      const from = parseReference(source);
+      if (!from.digest) throw new RegistryError(`${source} is not named by digest`);
+      const image = await this.getManifest(from);
+      if (!image) throw new RegistryError(`${source} is not in ${from.registry}`);
+      const json = JSON.parse(image.bytes.toString("utf8")) as { config?: { digest: string }; layers?: { digest: string }[]; manifests?: unknown };
+      if (!json.config || json.manifests) throw new RegistryError(`${source} is not a single image`);
+      const config = await this.getBlob(from, json.config.digest);
+      if (!config) throw new RegistryError(`the config of ${source} is not in ${from.registry}`);
+      const platform = JSON.parse((await bodyOf(config)).toString("utf8")) as { os?: string; architecture?: string; variant?: string };
+      for (const blob of [json.config.digest, ...(json.layers ?? []).map((l) => l.digest)]) await this.copyBlob(from, target, blob);
+      await this.putManifest({ registry: target.registry, repository: target.repository, digest: image.digest }, image);
+      if (image.mediaType === MANIFEST_TYPES[3]) listType = MANIFEST_TYPES[1];
+      entries.push({
+        mediaType: image.mediaType,
+        digest: image.digest,
+        size: image.bytes.length,
+        platform: { architecture: platform.architecture ?? "unknown", os: platform.os ?? "unknown", ...(platform.variant ? { variant: platform.variant } : {}) },
+      });
+    }
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: listType, manifests: entries }, null, 2));
+    return this.putManifest(target, { mediaType: listType, bytes });
+  }
+
+  /** Makes a blob of one repository available in another: mounted within a registry, else copied. */
+  async copyBlob(from: ImageReference, to: ImageReference, digest: string): Promise<void> {
+    if (await this.hasBlob(to, digest)) return;
+    if (from.registry === to.registry) {
+      const what = `mount blob ${digest} from ${from.repository} into ${describe(to)}`;
+      const mounted = await this.retrying(what, to, async () => {
+        const query = `mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from.repository)}`;
+        const response = await this.request(to, "POST", `/v2/${to.repository}/blobs/uploads/?${query}`, {});
+        await expectOk(response, what);
+        await bodyOf(response);
+        // 201: mounted. 202: the registry started an upload instead (it would not mount); left to expire.
+        return response.status === 201;
+      });
+      if (mounted) return;
+    }
+    const blob = await this.getBlob(from, digest);
+    if (!blob) throw new RegistryError(`blob ${digest} is not in ${describe(from)}`);
+    // Buffered, so a retried upload sends the same bytes; registries that mount (the usual case) never get here.
+    const bytes = await bodyOf(blob);
+    await this.pushBlob(to, digest, bytes);
   }
 
   /** Uploads a blob in one request unless the repository holds it already. */
   async pushBlob(repository: string | ImageReference, digest: string, body: RequestBody): Promise<void> {
     const ref = typeof repository === "string" ? parseReference(repository) : repository;
     if (await this.hasBlob(ref, digest)) return;
-    const started = await this.request(ref, "POST", `/v2/${ref.repository}/blobs/uploads/`, {});
-    await expectOk(started, `start a blob upload to ${describe(ref)}`);
-    await started.arrayBuffer();
-    const location = started.headers.get("location");
-    if (!location) throw new RegistryError(`${ref.registry} started an upload without a Location`);
-    const target = new URL(location, this.origin(ref));
-    target.searchParams.set("digest", digest);
-    const put = await this.request(ref, "PUT", target.href, { "Content-Type": "application/octet-stream" }, body);
-    await expectOk(put, `upload blob ${digest} to ${describe(ref)}`);
-    await put.arrayBuffer();
+    const what = `upload blob ${digest} to ${describe(ref)}`;
+    // The upload is tried again whole: a session the registry started may not survive the failure.
+    await this.retrying(what, ref, async () => {
+      const started = await this.request(ref, "POST", `/v2/${ref.repository}/blobs/uploads/`, {});
+      await expectOk(started, `start a blob upload to ${describe(ref)}`);
+      await bodyOf(started);
+      const location = started.headers.get("location");
+      if (!location) throw new RegistryError(`${ref.registry} started an upload without a Location`);
+      const target = new URL(location, this.origin(ref));
+      target.searchParams.set("digest", digest);
+      const put = await this.request(ref, "PUT", target.href, { "Content-Type": "application/octet-stream" }, body);
+      await expectOk(put, what);
+      await bodyOf(put);
+    });
   }
 
   private origin(ref: ImageReference): string {
     return `${isLoopback(ref.registry) ? "http" : "https"}://${ref.registry}`;
   }
 
+  /**
+   * Runs one try of an operation again while it fails for a reason that may
+   * pass, within the retry policy, saying each retry; then gives up naming the
+   * registry, what was tried, and how often.
+   */
+  private async retrying<T>(what: string, ref: ImageReference, attempt: () => Promise<T>): Promise<T> {
+    const policy = this.retry;
+    const started = Date.now();
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        if (!(e instanceof TransientFailure)) throw e;
+        const wait = retryDelay(policy, tries + 1, e.retryAfterMs);
+        const elapsed = Date.now() - started;
+        const gaveUp = (why: string) =>
+          new RegistryError(`cannot ${what}: ${e.reason}; gave up after ${tries} ${tries === 1 ? "try" : "tries"} in ${seconds(elapsed)}${why}`, e.status);
+        if (tries >= policy.attempts) throw gaveUp("");
+        if (elapsed + wait > policy.withinMs) {
+          throw gaveUp(e.retryAfterMs !== undefined && e.retryAfterMs === wait ? ` (it asked to wait ${seconds(wait)}, beyond the ${seconds(policy.withinMs)} bound)` : ` (the bound is ${seconds(policy.withinMs)})`);
+        }
+        this.options.onRetry?.(`${ref.registry}: ${what}: ${e.reason}; retrying in ${seconds(wait)} (try ${tries + 1} of ${policy.attempts})`);
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  /**
+   * One try of a request, answering an auth challenge (a first 401, or a 401 on a
+   * token that expired) by authenticating and sending it again once. A network
+   * error, no answer in time, 5xx or 429 is a TransientFailure; any other answer
+   * is returned. With `streaming`, the time limit covers the answer, not the body.
+   */
   private async request(
     ref: ImageReference,
     method: string,
@@ -148,37 +309,53 @@ export class RegistryClient {
     path: string,
     headers: Record<string, string>,
     body?: RequestBody,
+    { streaming = false }: { streaming?: boolean } = {},
   ): Promise<Response> {
     const url = new URL(path, this.origin(ref));
     const action = method === "GET" || method === "HEAD" ? "pull" : method === "DELETE" ? "delete" : "pull,push";
     const scope = `repository:${ref.repository}:${action}`;
     // Credentials go to the registry only, not to a host an upload location points elsewhere.
     const auth = () => (url.host === ref.registry ? this.authHeader(ref.registry, scope) : {});
-    const send = () => this.fetchFn(url.href, { method, headers: { ...headers, ...auth() }, ...requestBody(body) });
-    for (let attempt = 1; ; attempt++) {
-      let response: Response;
+    const limit = this.retry.requestTimeoutMs;
+    const send = async () => {
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(new Error(`no answer within ${seconds(limit)}`)), limit);
       try {
-        response = await send();
-        if (response.status === 401) {
-          const refused = response;
-          const bytes = await refused.arrayBuffer();
-          // Answered again with credentials when there are any for this registry; else the 401 stands, body and all.
-          response = (await this.authenticate(ref.registry, scope, refused.headers.get("www-authenticate")))
-            ? await send()
-            : new Response(bytes, { status: refused.status, statusText: refused.statusText, headers: refused.headers });
+        const response = await this.fetchFn(url.href, { method, headers: { ...headers, ...auth() }, signal: abort.signal, ...requestBody(body) });
+        if (streaming) clearTimeout(timer);
+        else {
+          // The body is read under the same time limit: buffered here, handed on whole.
+          const bytes = await response.arrayBuffer();
+          clearTimeout(timer);
+          return new Response(method === "HEAD" || [204, 205, 304].includes(response.status) ? null : bytes, {
+            status: response.status,
+            statusText: response.statusText,
+            headers: response.headers,
+          });
         }
+        return response;
       } catch (e) {
-        if (attempt >= this.attempts) throw new RegistryError(`cannot reach ${ref.registry}: ${(e as Error).message}`);
-        await this.sleep(250 * 2 ** attempt);
-        continue;
+        clearTimeout(timer);
+        throw new TransientFailure(networkReason(e, abort.signal));
       }
-      if ((response.status >= 500 || response.status === 429) && attempt < this.attempts) {
-        await response.arrayBuffer();
-        await this.sleep(250 * 2 ** attempt);
-        continue;
-      }
-      return response;
+    };
+    let response = await send();
+    // A 401 is answered by logging in and sending again: once for the first challenge, once more when the
+    // credentials just obtained are refused too (a token that expired in between); a third 401 stands.
+    for (let logins = 0; response.status === 401 && logins < 2; logins++) {
+      const refused = response;
+      const bytes = await refused.arrayBuffer();
+      // Answered again with credentials when there are any for this registry; else the 401 stands, body and all.
+      response = (await this.authenticate(ref.registry, scope, refused.headers.get("www-authenticate")))
+        ? await send()
+        : new Response(bytes, { status: refused.status, statusText: refused.statusText, headers: refused.headers });
+      if (response.status === 401 && !Object.keys(auth()).length) break;
     }
+    if (response.status >= 500 || response.status === 429) {
+      await response.arrayBuffer().catch(() => undefined);
+      throw new TransientFailure(`HTTP ${response.status}`, response.status, parseRetryAfter(response.headers.get("retry-after")));
+    }
+    return response;
   }
 
   private authHeader(registry: string, scope: string): Record<string, string> {
@@ -200,15 +377,43 @@ export class RegistryClient {
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set("service", params.service);
     url.searchParams.set("scope", scope);
-    const response = await this.fetchFn(url, {
-      headers: creds ? { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` } : {},
-    });
+    let response: Response;
+    try {
+      response = await this.fetchFn(url, {
+        headers: creds ? { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` } : {},
+        signal: AbortSignal.timeout(this.retry.requestTimeoutMs),
+      });
+    } catch (e) {
+      throw new TransientFailure(`the token service ${url.host}: ${(e as Error).message}`);
+    }
+    if (response.status >= 500 || response.status === 429) {
+      throw new TransientFailure(`the token service ${url.host}: HTTP ${response.status}`, response.status, parseRetryAfter(response.headers.get("retry-after")));
+    }
     if (!response.ok) throw new RegistryError(`${registry}: authentication failed (${response.status})`, response.status);
     const json = (await response.json()) as { token?: string; access_token?: string };
     const token = json.token ?? json.access_token;
     if (!token) return false;
     this.tokens.set(`${registry} ${scope}`, `Bearer ${token}`);
     return true;
+  }
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+
+/** Why a request failed on the network, in words (undici hides the cause: a reset, a refusal, a timeout). */
+function networkReason(e: unknown, signal: AbortSignal): string {
+  if (signal.aborted) return (signal.reason as Error | undefined)?.message ?? "aborted";
+  const error = e as Error & { cause?: { code?: string; message?: string } };
+  const cause = error.cause?.code ?? error.cause?.message;
+  return `${error.message}${cause ? ` (${cause})` : ""}`;
+}
+
+/** A response's bytes; a failure while they arrive (a reset mid-body) may pass. */
+async function bodyOf(response: Response): Promise<Buffer> {
+  try {
+    return Buffer.from(await response.arrayBuffer());
+  } catch (e) {
+    throw new TransientFailure(`the answer broke off: ${(e as Error).message}`);
   }
 }
 

@@ -45,13 +45,47 @@ export class CommandError extends Error {
 export const shellWord = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 export const commandLine = (command: string, args: readonly string[]): string => [command, ...args].map(shellWord).join(" ");
 
+/**
+ * What a child command inherits from our environment, by name: what docker,
+ * buildx and git need to find their binaries, config, builders, daemons, SSH
+ * agent and proxies, and the locale. Nothing else: Nx's remote cache token, CI
+ * tokens and the like stay in this process.
+ */
+export const CHILD_ENV_NAMES: readonly string[] = [
+  "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TZ", "LANG", "LANGUAGE", "TERM", "NO_COLOR",
+  "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",
+  // docker's own variables (not every DOCKER_*: CI systems keep DOCKER_PASSWORD and the like there).
+  "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_TLS",
+  "DOCKER_API_VERSION", "DOCKER_BUILDKIT", "DOCKER_CLI_EXPERIMENTAL", "DOCKER_DEFAULT_PLATFORM",
+  // A builder or context reached over ssh:// uses the agent, never a key in the environment.
+  "SSH_AUTH_SOCK",
+  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+  "GIT_SSH", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT",
+];
+/** Families of names passed on whole: buildx's and BuildKit's settings, and the locale's. */
+export const CHILD_ENV_PREFIXES: readonly string[] = ["BUILDX_", "BUILDKIT_", "LC_"];
+/** Refused whatever list lets them in: a name that says it holds a secret. */
+const SECRET_NAME = /TOKEN|SECRET|PASSW|CREDENTIAL|_KEY$|APIKEY/i;
+
+/** The environment a child command gets: the allowed part of `env`, then what the caller adds (e.g. DOCKER_CONFIG). */
+export function childEnvironment(env: NodeJS.ProcessEnv, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const allowed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || SECRET_NAME.test(name)) continue;
+    if (CHILD_ENV_NAMES.includes(name) || CHILD_ENV_PREFIXES.some((prefix) => name.startsWith(prefix))) allowed[name] = value;
+  }
+  return { ...allowed, ...extra };
+}
+
 export function realRunner(): Runner {
   return {
     dryRun: false,
     async run(command, args, options = {}) {
       const child = execa(command, [...args], {
         cwd: options.cwd,
-        env: options.env ? { ...process.env, ...options.env } : process.env,
+        // Only what the child needs: extendEnv would hand it all of ours.
+        env: childEnvironment(process.env, options.env),
+        extendEnv: false,
         input: options.input ?? "",
         reject: false,
         all: false,

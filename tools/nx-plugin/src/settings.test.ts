@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSession } from "./executors/shared";
 import { liveUpstream } from "./executors/update-pins";
-import { batchParallelism, resolveRepositories, resolveSettings } from "./settings";
+import { DEFAULT_RETRY } from "../../../libs/docker/src";
+import { batchParallelism, resolveRepositories, resolveSettings, retryPolicy } from "./settings";
 
 const PASSWORD = "s3cret-for-the-staging-registry";
 const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] });
@@ -88,7 +89,7 @@ describe("the password file's credentials", () => {
   });
 
   it("never reach another registry through a build's or publish's session either", async () => {
-    const session = openSession(resolveSettings(options(), {}));
+    const session = openSession(resolveSettings(options(), {}), () => {});
     try {
       expect((await session.registry.getManifest(`${other.host}/library/alpine:3.24`))?.digest).toBe("sha256:feed");
     } finally {
@@ -123,5 +124,19 @@ describe("resolving a task's settings", () => {
     expect(() => batchParallelism({ OBI_PARALLEL: "0" })).toThrow(/^OBI_PARALLEL: "0" is not a number of tasks/);
     expect(batchParallelism({ NX_PARALLEL: "5" })).toBe(5);
     expect(batchParallelism({})).toBe(3);
+  });
+});
+
+describe("retry bounds", () => {
+  it("are the defaults unless the environment bounds them, and a bad value is one line naming the variable", () => {
+    expect(retryPolicy({})).toEqual(DEFAULT_RETRY);
+    expect(retryPolicy({ OBI_REGISTRY_RETRIES: "2", OBI_REGISTRY_RETRY_SECONDS: "5", OBI_REGISTRY_TIMEOUT_SECONDS: "0.5" })).toEqual({
+      ...DEFAULT_RETRY,
+      attempts: 2,
+      withinMs: 5000,
+      requestTimeoutMs: 500,
+    });
+    expect(() => retryPolicy({ OBI_REGISTRY_RETRIES: "0" })).toThrow('OBI_REGISTRY_RETRIES: "0" is not a whole number of tries from 1');
+    expect(() => retryPolicy({ OBI_REGISTRY_RETRY_SECONDS: "soon" })).toThrow('OBI_REGISTRY_RETRY_SECONDS: "soon" is not a number of seconds from 0');
   });
 });

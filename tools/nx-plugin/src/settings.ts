@@ -4,7 +4,7 @@
  * and the secret files they name. Every executor asks here; nothing else reads
  * OBI_* or a password file.
  */
-import { parseRepository, type RegistryAuth, type Repository } from "../../../libs/docker/src";
+import { DEFAULT_RETRY, parseRepository, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
 import type { Repositories } from "../../../libs/tags/src";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, ENV } from "./config";
 
@@ -56,6 +56,36 @@ export function batchParallelism(env: Env = process.env): number {
   return n;
 }
 
+/**
+ * How registry requests and docker's pushes are retried: the defaults
+ * (DEFAULT_RETRY), bounded for a run by OBI_REGISTRY_RETRIES (tries in all),
+ * OBI_REGISTRY_RETRY_SECONDS (no retry starts later) and
+ * OBI_REGISTRY_TIMEOUT_SECONDS (one request's answer). Not task inputs: how
+ * hard a run tries changes nothing it makes.
+ */
+export const RETRY_ENV = { attempts: "OBI_REGISTRY_RETRIES", seconds: "OBI_REGISTRY_RETRY_SECONDS", timeout: "OBI_REGISTRY_TIMEOUT_SECONDS" } as const;
+
+export function retryPolicy(env: Env = process.env): RetryPolicy {
+  const number = (name: string, min: number): number | undefined => {
+    const value = env[name];
+    if (value === undefined || value === "") return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || (name === RETRY_ENV.attempts && !Number.isInteger(n))) {
+      throw new Error(`${name}: "${value}" is not ${name === RETRY_ENV.attempts ? "a whole number of tries from 1" : `a number of seconds from ${min}`}`);
+    }
+    return n;
+  };
+  const attempts = number(RETRY_ENV.attempts, 1);
+  const seconds = number(RETRY_ENV.seconds, 0);
+  const timeout = number(RETRY_ENV.timeout, 0.1);
+  return {
+    ...DEFAULT_RETRY,
+    ...(attempts !== undefined ? { attempts } : {}),
+    ...(seconds !== undefined ? { withinMs: seconds * 1000 } : {}),
+    ...(timeout !== undefined ? { requestTimeoutMs: timeout * 1000 } : {}),
+  };
+}
+
 /** What a task's options may say that the settings resolve. */
 export interface SettingsOptions {
   readonly stagingRepo: string;
@@ -80,6 +110,8 @@ export interface Settings {
   readonly builder?: string;
   /** The rebuild period now (see rebuildPeriod). */
   readonly rebuildPeriod: string;
+  /** How registry requests and docker's pushes are retried. */
+  readonly retry: RetryPolicy;
 }
 
 export function resolveSettings(options: SettingsOptions, env: Env = process.env): Settings {
@@ -99,5 +131,6 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
     },
     ...(builder ? { builder } : {}),
     rebuildPeriod: rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS, env),
+    retry: retryPolicy(env),
   };
 }

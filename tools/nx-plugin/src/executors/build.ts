@@ -5,10 +5,21 @@
  * is not built again, its digest is reused.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildAndPush, checkoutPinned, dryRunner, repositoryText, tagIn, type BuildRequest } from "../../../../libs/docker/src";
+import {
+  buildAndPush,
+  checkoutPinned,
+  digestIn,
+  dryRunner,
+  ownedDir,
+  parseReference,
+  repositoryText,
+  tagIn,
+  withMachineLock,
+  type BuildRequest,
+} from "../../../../libs/docker/src";
 import { resolveSettings, type Settings } from "../settings";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
@@ -55,6 +66,8 @@ interface PreparedBuild {
   readonly idTag: string;
   /** The builder it runs on; absent: the default one. */
   readonly builder?: string;
+  /** The build it starts FROM, as its record says: the FROM tag is pinned to that digest. */
+  readonly parent?: { readonly label: string; readonly stagingTag: string; readonly pinned: string; readonly task: string };
 }
 
 function prepare(options: BuildOptions, settings: Settings, root: string): PreparedBuild {
@@ -83,6 +96,16 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
     stagingTag: tagIn(settings.staging, options.tag),
     idTag: tagIn(settings.staging, `build-${id}`),
     ...(settings.builder ? { builder: settings.builder } : {}),
+    ...(options.parent && parent?.digest
+      ? {
+          parent: {
+            label: `${options.parent.image} (${options.parent.arch})`,
+            stagingTag: parent.stagingTag,
+            pinned: (({ registry, repository }) => digestIn({ registry, path: repository }, parent.digest))(parseReference(parent.stagingTag)),
+            task: `${options.parent.image}:build-${options.parent.arch}`,
+          },
+        }
+      : {}),
   };
 }
 
@@ -95,9 +118,13 @@ function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Re
     contextDir,
     dockerfile: join(contextDir, "Dockerfile"),
     tags: [build.stagingTag, build.idTag],
-    ...(rendered.kind === "opam-repository" && rendered.base?.digest
-      ? { buildContexts: { [`${rendered.base.image}:${rendered.base.tag}`]: `docker-image://${rendered.base.image}@${rendered.base.digest}` } }
-      : {}),
+    buildContexts: {
+      ...(rendered.kind === "opam-repository" && rendered.base?.digest
+        ? { [`${rendered.base.image}:${rendered.base.tag}`]: `docker-image://${rendered.base.image}@${rendered.base.digest}` }
+        : {}),
+      // FROM the parent its record names, not whatever its staging tag says now (another run may have moved it).
+      ...(build.parent ? { [build.parent.stagingTag]: `docker-image://${build.parent.pinned}` } : {}),
+    },
     env,
     onOutput: (line) => log.progress(`${build.label} | ${line}`),
   };
@@ -113,8 +140,16 @@ async function describeBuild(build: PreparedBuild, log: TaskLog): Promise<null> 
   return null;
 }
 
-/** A real build: reuses the registry's copy of this build id, or builds and pushes it. */
-async function realBuild(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
+/**
+ * A real build: reuses the registry's copy of this build id, or builds and pushes it.
+ * Runs on this machine that build the same id one at a time: the second finds the first's push.
+ */
+function realBuild(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
+  const waiting = (owner: { pid: number }) => log.say(`${build.label}: another run (pid ${owner.pid}) is building ${build.idTag}; waiting for it`);
+  return withMachineLock(build.idTag, waiting, () => buildOrReuse(build, session, log));
+}
+
+async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
   const cached = await session.registry.getManifest(build.idTag);
   if (cached) {
     // Already built, by us or anyone sharing the staging repository: point the tag at it.
@@ -123,8 +158,16 @@ async function realBuild(build: PreparedBuild, session: Session, log: TaskLog): 
     log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.digest}); not building`);
     return { digest: cached.digest, reused: true };
   }
+  // A record is trusted only as far as the registry holds what it names (a cache can outlive a registry's contents).
+  if (build.parent && !(await session.registry.getManifest(build.parent.pinned))) {
+    throw new Error(
+      `the record of ${build.parent.label} names ${build.parent.pinned}, which the registry does not hold; build it again: npx nx run ${build.parent.task} --skip-nx-cache`,
+    );
+  }
   log.say(`${build.label}: building ${build.stagingTag} (build ${build.id.slice(0, 12)}) on ${build.builder ?? "the default builder"}`);
-  const contextDir = mkdtempSync(join(tmpdir(), "obi-context-"));
+  // Removed when done, or by the next run when this one is killed.
+  const context = ownedDir(join(tmpdir(), "obi-build"), "context");
+  const contextDir = context.path;
   try {
     if (build.rendered.kind === "opam-repository") {
       log.say(`${build.label}: checking out ${build.rendered.url} at ${build.rendered.commit}`);
@@ -133,11 +176,11 @@ async function realBuild(build: PreparedBuild, session: Session, log: TaskLog): 
     const dockerfilePath = join(contextDir, "Dockerfile");
     if (existsSync(dockerfilePath)) throw new Error(`the build context of ${build.label} already has a Dockerfile`);
     writeFileSync(dockerfilePath, build.dockerfile);
-    const digest = (await buildAndPush(session.runner, buildRequest(build, contextDir, session.dockerEnv, log))) ?? null;
+    const digest = (await buildAndPush(session.runner, buildRequest(build, contextDir, session.dockerEnv, log), session.retry)) ?? null;
     log.say(`${build.label}: pushed ${build.stagingTag}${digest ? ` (${digest})` : ""}`);
     return { digest, reused: false };
   } finally {
-    rmSync(contextDir, { recursive: true, force: true });
+    context.dispose();
   }
 }
 
@@ -152,7 +195,7 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
     if (settings.dryRun) {
       outcome = { digest: await describeBuild(build, log), reused: false };
     } else {
-      const session = openSession(settings);
+      const session = openSession(settings, (line) => log.say(`${label}: ${line}`));
       try {
         outcome = await realBuild(build, session, log);
       } finally {

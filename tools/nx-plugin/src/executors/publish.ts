@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
-import { createManifestList, digestIn, dryRunner, parseReference, tagIn } from "../../../../libs/docker/src";
+import { digestIn, parseReference, tagIn } from "../../../../libs/docker/src";
 import { resolveSettings } from "../settings";
 import {
   buildRecordPath,
@@ -53,22 +53,34 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
     });
     const manifests: PublishRecord["manifests"][number][] = [];
     if (settings.dryRun) {
-      const runner = dryRunner(say);
       for (const { tag, sources } of wanted) {
         say(`would push ${tag} <- ${sources.join(", ")}`);
-        await createManifestList(runner, tag, sources);
         manifests.push({ tag, sources, changed: true, digest: null });
       }
     } else {
-      const session = openSession(settings);
+      const session = openSession(settings, say);
       try {
+        // Nothing is published from a record the registry does not back: each build it names must be there.
+        const checked = new Set<string>();
+        for (const { builds, sources } of wanted) {
+          for (const [i, source] of sources.entries()) {
+            if (checked.has(source)) continue;
+            checked.add(source);
+            if (await session.registry.getManifest(source)) continue;
+            const build = builds[i];
+            throw new Error(
+              `the record of ${build?.image} (${build?.arch}) names ${source}, which the registry does not hold; build it again: npx nx run ${build?.image}:build-${build?.arch} --skip-nx-cache`,
+            );
+          }
+        }
         for (const { tag, builds, sources } of wanted) {
           const current = await session.registry.platforms(tag);
           const want = new Set(builds.map((b) => b.digest));
           const changed = !current || current.length !== want.size || !current.every((entry) => want.has(entry.digest));
           if (changed) {
             say(`pushing ${tag} <- ${sources.join(", ")}`);
-            await createManifestList(session.runner, tag, sources, { env: session.dockerEnv });
+            // Our client, not `docker buildx imagetools create`: that one moves the tag to each arch's image before the list.
+            await session.registry.putManifestList(tag, sources);
           } else {
             say(`${tag} already lists these images; unchanged`);
           }

@@ -4,7 +4,15 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { dockerConfigKey, realRunner, RegistryClient, scopedCredentials, temporaryDockerConfig, type Runner } from "../../../../libs/docker/src";
+import {
+  dockerConfigKey,
+  realRunner,
+  RegistryClient,
+  scopedCredentials,
+  temporaryDockerConfig,
+  type Runner,
+  type StepRetry,
+} from "../../../../libs/docker/src";
 import { buildRecordFile, OUTPUT_DIR } from "../config";
 import type { Settings } from "../settings";
 
@@ -76,6 +84,8 @@ export interface Session {
   readonly registry: RegistryClient;
   /** Environment for docker commands (a private DOCKER_CONFIG when a password file is used). */
   readonly dockerEnv: Readonly<Record<string, string>>;
+  /** How docker steps that fail on the registry are run again (the registry client has the same policy). */
+  readonly retry: StepRetry;
   close(): void;
 }
 
@@ -84,13 +94,14 @@ export interface Session {
  * with its secrets contained: the password file's credentials go only to the
  * registry they are for, by the registry client and by docker alike.
  */
-export function openSession(settings: Settings): Session {
+export function openSession(settings: Settings, sayRetry: (line: string) => void): Session {
   const credentials = scopedCredentials(settings.auth);
   const dockerConfig = credentials.fromFile ? temporaryDockerConfig(dockerConfigKey(settings.auth.server), credentials.fromFile) : undefined;
   return {
     runner: realRunner(),
-    registry: new RegistryClient({ credentials: credentials.forRegistry }),
+    registry: new RegistryClient({ credentials: credentials.forRegistry, retry: settings.retry, onRetry: sayRetry }),
     dockerEnv: dockerConfig?.env ?? {},
+    retry: { policy: settings.retry, onRetry: sayRetry },
     close: () => dockerConfig?.dispose(),
   };
 }

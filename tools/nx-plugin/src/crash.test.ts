@@ -1,0 +1,248 @@
+/**
+ * Crashes and concurrent runs, with the real nx binary, engine and registry
+ * (docker's and our requests pass through the fault proxy, which injects
+ * nothing here: it tells the test when a push or a publish is under way).
+ * nx is killed with SIGKILL, its whole process group, during a build, a push
+ * and a publish; the next run must converge and leave no secret behind. Two
+ * workspaces publish the same matrix at once. Records the registry does not
+ * back are not trusted. Children see only the environment they need.
+ */
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, execaSync } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { secretsParent } from "../../../libs/docker/src";
+import { makeOpamRepository, makeTestBase, requireDockerEnvironment, type DockerEnvironment } from "../../testing/docker";
+import { startFaultProxy, type FaultProxy, type SeenRequest } from "../../testing/fault-proxy";
+import { expectedTags, publishedProblems, watchTags } from "../../testing/published";
+import { createWorkspace, PROJECT_ROOT, smallFixture, type Fixture, type Workspace } from "../../testing/workspace";
+
+let env: DockerEnvironment;
+let proxy: FaultProxy;
+let path: string;
+let fixture: Fixture;
+const workspaces: Workspace[] = [];
+/** A `docker` first on PATH that logs each build and the environment of every call, then runs the real one. */
+let shim: { dir: string; path: string; builds: () => string[]; envs: () => string };
+
+const SECRET_ENV = {
+  NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: "nx-cache-token-must-not-leak",
+  NX_CLOUD_ACCESS_TOKEN: "nx-cloud-token-must-not-leak",
+  CI_JOB_TOKEN: "ci-token-must-not-leak",
+};
+
+function makeShim() {
+  const dir = mkdtempSync(join(tmpdir(), "obi-crash-shim-"));
+  const docker = execaSync("sh", ["-c", "command -v docker"]).stdout.trim();
+  writeFileSync(join(dir, "builds.log"), "");
+  writeFileSync(join(dir, "env.log"), "");
+  writeFileSync(
+    join(dir, "docker"),
+    `#!/bin/sh\nenv >>'${dir}/env.log'\necho ---- >>'${dir}/env.log'\nif [ "$1" = buildx ] && [ "$2" = build ]; then echo "$*" >>'${dir}/builds.log'; fi\nexec '${docker}' "$@"\n`,
+  );
+  chmodSync(join(dir, "docker"), 0o755);
+  return {
+    dir,
+    path: `${dir}:${process.env.PATH ?? ""}`,
+    builds: () => readFileSync(join(dir, "builds.log"), "utf8").split("\n").filter(Boolean).map((l) => /--tag (\S+)/.exec(l)?.[1] ?? l),
+    envs: () => readFileSync(join(dir, "env.log"), "utf8"),
+  };
+}
+
+function newWorkspace(): Workspace {
+  const ws = createWorkspace({
+    fixture,
+    pluginOptions: {
+      dryRun: false,
+      builtinFrontend: true,
+      stagingRepo: `${proxy.registry}/${path}/staging`,
+      publicRepo: `${proxy.registry}/${path}/opam`,
+      registry: { username: env.username, passwordFile: env.passwordFile },
+    },
+  });
+  workspaces.push(ws);
+  return ws;
+}
+
+const repos = (name: string) => ({ OBI_STAGING_REPO: `${proxy.registry}/${path}/${name}-staging`, OBI_PUBLIC_REPO: `${proxy.registry}/${path}/${name}-opam` });
+const direct = (ref: string) => ref.replace(proxy.registry, env.registry);
+const NX = join(PROJECT_ROOT, "node_modules/.bin/nx");
+
+/** Runs nx in a process group of its own, as a terminal or CI would. */
+function startNx(ws: Workspace, args: string[], extra: Record<string, string>) {
+  return execa(NX, args, {
+    cwd: ws.dir,
+    reject: false,
+    all: true,
+    detached: true,
+    env: { NX_DAEMON: "false", NX_NO_CLOUD: "true", NX_TUI: "false", FORCE_COLOR: "0", NX_CACHE_DIRECTORY: ws.path(".nx/cache"), PATH: shim.path, ...SECRET_ENV, ...extra },
+  });
+}
+
+const publishArgs = ["run-many", "-t", "publish", "--exclude=archive", "--outputStyle=static"];
+
+/** Files under `dir` whose bytes hold any of `needles`. */
+function filesHolding(dir: string, needles: string[]): string[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return filesHolding(p, needles);
+    try {
+      if (!e.isFile() || statSync(p).size > 5_000_000) return [];
+      const text = readFileSync(p).toString("latin1");
+      return needles.some((n) => text.includes(n)) ? [p] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+const secretNeedles = () => [env.credentials.password, Buffer.from(`${env.username}:${env.credentials.password}`).toString("base64")];
+
+beforeAll(async () => {
+  env = requireDockerEnvironment();
+  proxy = await startFaultProxy(env.registry);
+  path = `c${Date.now().toString(36)}`;
+  await makeTestBase(env, `${env.registry}/${path}/base/alpine:3.23`);
+  const repository = makeOpamRepository();
+  const base = smallFixture();
+  fixture = {
+    distros: [
+      {
+        name: "alpine-3.23",
+        json: {
+          family: "alpine", version: "3.23", title: "Alpine 3.23", base: { image: `${proxy.registry}/${path}/base/alpine`, tag: "3.23" },
+          arches: { amd64: "", arm64: "" }, tier: 2, default: true, aliases: ["alpine"], bubblewrap: "0.11.0", gcc: "15.2",
+        },
+      },
+    ],
+    compilers: { releases: ["5.4.1"], variants: [] },
+    opam: {
+      ...base.opam,
+      builds: [
+        { branch: "2.5", commit: "2".repeat(40), aliases: ["opam"] },
+        { branch: "master", commit: "1".repeat(40), publicName: "opam-dev" },
+      ],
+    },
+    opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
+  };
+  shim = makeShim();
+}, 600_000);
+
+afterAll(async () => {
+  for (const ws of workspaces) ws.dispose();
+  await proxy?.stop();
+});
+
+describe("SIGKILL of nx", () => {
+  const phases: { phase: string; when: (request: SeenRequest, output: string) => boolean }[] = [
+    { phase: "a build", when: (_r, output) => /\(amd64\) \| #\d+ \[\d\/\d\] RUN/.test(output) },
+    { phase: "a push", when: (r) => /^(PATCH|PUT)$/.test(r.method) && /-staging\/blobs\/uploads/.test(r.path) },
+    { phase: "a publish", when: (r) => r.method === "PUT" && /-opam\/manifests\//.test(r.path) },
+  ];
+
+  for (const { phase, when } of phases) {
+    it(`during ${phase}: the next run converges, no tag ever lists part of its arches, no secret is left`, async () => {
+      const ws = newWorkspace();
+      const name = phase.replace(/\W+/g, "");
+      const runEnv = repos(name);
+      // The tags and arches to watch: a dry render says them without touching the registry.
+      await ws.nxOk(["run-many", "-t", "render", "--exclude=archive", "--outputStyle=static"], runEnv);
+      const expected = new Map([...expectedTags(ws)].map(([tag, images]) => [tag, images[0]?.arches ?? []]));
+      const watcher = watchTags(env.client, direct(runEnv.OBI_PUBLIC_REPO), expected);
+      // Other checkouts on a shared machine may hold the same registry password in files of their own: only new ones count.
+      const holdingBefore = new Set([secretsParent(), tmpdir()].flatMap((place) => filesHolding(place, secretNeedles())));
+      const child = startNx(ws, publishArgs, runEnv);
+      let output = "";
+      let killed = false;
+      const kill = () => {
+        if (killed || child.pid === undefined) return;
+        killed = true;
+        process.kill(-child.pid, "SIGKILL");
+      };
+      proxy.onRequest((r) => when(r, output) && kill());
+      child.all?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (when({ method: "", path: "", agent: "" }, output)) kill();
+      });
+      const first = await child;
+      proxy.onRequest(undefined);
+      expect(killed, `nx finished before ${phase} was seen:\n${output.slice(-2000)}`).toBe(true);
+      expect(first.signal).toBe("SIGKILL");
+      const again = await ws.nx(publishArgs, { PATH: shim.path, ...SECRET_ENV, ...runEnv });
+      expect(again.exitCode, again.all.slice(-3000)).toBe(0);
+      expect(await publishedProblems(ws, env.client, direct(runEnv.OBI_PUBLIC_REPO), direct)).toEqual([]);
+      expect(await watcher.stop()).toEqual([]);
+      // The killed run's secret folder was swept by the next one; nothing else holds the password.
+      for (const place of [secretsParent(), tmpdir(), ws.dir]) {
+        expect(filesHolding(place, secretNeedles()).filter((file) => !holdingBefore.has(file)), place).toEqual([]);
+      }
+    });
+  }
+});
+
+describe("records the registry does not hold", () => {
+  it("are not built FROM nor published; the error names the record and the command that redoes it", async () => {
+    const ws = newWorkspace();
+    const runEnv = repos("records");
+    const first = await ws.nx(publishArgs, { PATH: shim.path, ...runEnv });
+    expect(first.exitCode, first.all.slice(-3000)).toBe(0);
+    // The registry loses the opam image's amd64 build (and its tags), and another run moves its staging tag.
+    const record = JSON.parse(ws.read("dist/images/alpine-3.23-opam/build-amd64.json")) as { digest: string; stagingTag: string };
+    const staging = direct(record.stagingTag);
+    const repo = staging.slice(0, staging.lastIndexOf(":"));
+    expect(await env.client.deleteManifest(`${repo}@${record.digest}`)).toBe(true);
+    const other = await env.client.getManifest(staging.replace(/amd64$/, "arm64"));
+    if (!other) throw new Error("the arm64 build is missing");
+    await env.client.putManifest(staging, other);
+    // The compiler image's build is lost too, so it has to be built again, FROM its parent's record.
+    const childRecord = JSON.parse(ws.read("dist/images/alpine-3.23-ocaml-5.4/build-amd64.json")) as { digest: string };
+    expect(await env.client.deleteManifest(`${repo}@${childRecord.digest}`)).toBe(true);
+
+    const child = await ws.nx(["run", "alpine-3.23-ocaml-5.4:build-amd64", "--skip-nx-cache", "--excludeTaskDependencies", "--outputStyle=static"], { PATH: shim.path, ...runEnv });
+    expect(child.exitCode).not.toBe(0);
+    expect(child.all).toContain(
+      `alpine-3.23-ocaml-5.4 (amd64): build failed: the record of alpine-3.23-opam (amd64) names ${record.stagingTag.slice(0, record.stagingTag.lastIndexOf(":"))}@${record.digest}, which the registry does not hold; build it again: npx nx run alpine-3.23-opam:build-amd64 --skip-nx-cache`,
+    );
+    const publish = await ws.nx(["run", "alpine-3.23-opam:publish", "--skip-nx-cache", "--excludeTaskDependencies", "--outputStyle=static"], { PATH: shim.path, ...runEnv });
+    expect(publish.exitCode).not.toBe(0);
+    expect(publish.all).toMatch(/alpine-3\.23-opam: publish failed: the record of alpine-3\.23-opam \(amd64\) names \S+@sha256:\w+, which the registry does not hold/);
+    // Doing what the message says converges.
+    const redo = await ws.nx([...publishArgs, "--skip-nx-cache"], { PATH: shim.path, ...runEnv });
+    expect(redo.exitCode, redo.all.slice(-3000)).toBe(0);
+    expect(await publishedProblems(ws, env.client, direct(runEnv.OBI_PUBLIC_REPO), direct)).toEqual([]);
+  });
+});
+
+describe("two workspaces publishing the same matrix to the same registry at once", () => {
+  it("both finish, the tags are right, and each build is done once", async () => {
+    const [a, b] = [newWorkspace(), newWorkspace()];
+    const runEnv = repos("together");
+    const before = shim.builds().length;
+    const [ra, rb] = await Promise.all([a, b].map((ws) => ws.nx(publishArgs, { PATH: shim.path, ...SECRET_ENV, ...runEnv })));
+    expect(ra?.exitCode, ra?.all.slice(-3000)).toBe(0);
+    expect(rb?.exitCode, rb?.all.slice(-3000)).toBe(0);
+    const built = shim.builds().slice(before).map((t) => t.slice(t.lastIndexOf(":") + 1)).sort();
+    expect(built).toEqual(["alpine-3.23-ocaml-5.4-amd64", "alpine-3.23-ocaml-5.4-arm64", "alpine-3.23-opam-amd64", "alpine-3.23-opam-arm64"]);
+    // Both workspaces' records agree with the registry: each sees the same builds published.
+    for (const ws of [a, b]) expect(await publishedProblems(ws, env.client, direct(runEnv.OBI_PUBLIC_REPO), direct)).toEqual([]);
+  });
+});
+
+describe("the environment of docker", () => {
+  it("holds none of the secrets nx was started with, over every docker call of these runs", () => {
+    const envs = shim.envs();
+    expect(envs.split("----").length).toBeGreaterThan(10);
+    for (const [name, value] of Object.entries(SECRET_ENV)) {
+      expect(envs.includes(name), name).toBe(false);
+      expect(envs.includes(value), name).toBe(false);
+    }
+    expect(envs).toMatch(/^DOCKER_CONFIG=/m);
+  });
+});
