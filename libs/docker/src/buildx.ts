@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { runChecked, type Runner } from "./runner";
 
 export interface BuildRequest {
-  /** A buildx builder or docker context name; absent: the default builder. */
-  readonly builder?: string;
+  /** Arguments that select the builder (`--builder NAME`; see connectBuilder); absent: the default builder. */
+  readonly builderArgs?: readonly string[];
   /** e.g. linux/arm64 */
   readonly platform: string;
   readonly contextDir: string;
@@ -26,7 +26,7 @@ export async function buildAndPush(runner: Runner, request: BuildRequest): Promi
     const args = [
       "buildx",
       "build",
-      ...(request.builder ? ["--builder", request.builder] : []),
+      ...(request.builderArgs ?? []),
       "--platform",
       request.platform,
       "--file",

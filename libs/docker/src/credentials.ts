@@ -85,12 +85,21 @@ export interface TemporaryDockerConfig {
  * user's buildx builders and contexts linked in so named builders still work.
  */
 export function temporaryDockerConfig(server: string, credentials: Credentials, env = process.env): TemporaryDockerConfig {
-  const dir = mkdtempSync(join(tmpdir(), "obi-docker-"));
+  const { path: dir, dispose } = privateTemporaryDirectory("obi-docker-");
   const user = userDockerConfig(env);
   for (const shared of ["buildx", "contexts", "cli-plugins"]) {
     if (existsSync(join(user, shared))) symlinkSync(join(user, shared), join(dir, shared));
   }
   const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
   writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: { [server]: { auth } } }), { mode: 0o600 });
-  return { env: { DOCKER_CONFIG: dir }, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return { env: { DOCKER_CONFIG: dir }, dispose };
+}
+
+/**
+ * The one way a task makes a folder for secrets (a docker config, an SSH key, TLS
+ * keys): private to the user (mkdtemp makes it 0700), removed by `dispose`.
+ */
+export function privateTemporaryDirectory(prefix: string): { readonly path: string; dispose(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
 }

@@ -108,7 +108,8 @@ describe("resolving a task's settings", () => {
     );
     expect(settings.staging).toEqual({ registry: "ghcr.io", path: "me/staging" });
     expect(settings.public).toEqual({ registry: "localhost:5000", path: "opam" });
-    expect(settings.builder).toBe("from-env");
+    expect(settings.builder?.spec).toEqual({ kind: "buildx", name: "from-env" });
+    expect(settings.builder?.setBy).toBe("OBI_BUILDER_ARM64");
     expect(settings.dryRun).toBe(true);
     expect(settings.auth).toEqual({ server: "ghcr.io", username: "b" });
     expect(settings.rebuildPeriod).toMatch(/^7d#\d+$/);
