@@ -3,15 +3,15 @@
  * user set up, or an engine the executor reaches itself over SSH (a private key
  * file and a known-hosts file) or TCP with TLS (CA, certificate and key files).
  *
- * Key and certificate files are read when a build connects, copied into a
- * private temporary folder (mode 0700, files 0600) with a client configuration
- * of its own, and that folder is removed when the connection is closed: the
- * user's ~/.ssh and ~/.docker are never read or written for them, and the
- * secrets reach docker and ssh through files named in that configuration,
- * never through arguments or log lines.
+ * Key and certificate files are checked when a build connects and named in a
+ * private temporary client configuration (a folder of mode 0700, removed when
+ * the connection is closed): an ssh_config and an `ssh` that reads only it, or
+ * a DOCKER_CERT_PATH whose ca.pem, cert.pem and key.pem link to the files. The
+ * secrets are never copied (a killed run leaves no copy of a key behind), never
+ * in arguments or log lines, and the user's ~/.ssh and ~/.docker are not used.
  */
-import { accessSync, chmodSync, constants, copyFileSync, readFileSync, writeFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { accessSync, constants, symlinkSync, writeFileSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
 import { privateTemporaryDirectory } from "./credentials";
 import { commandLine, type Runner } from "./runner";
 
@@ -81,12 +81,14 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string {
   throw new BuilderError(`no ${name} on PATH (docker reaches an ssh:// engine through the ssh client)`);
 }
 
-/** A private copy of a secret file: readable by us alone. */
-function copySecret(from: string, to: string, what: string): void {
+/** A link to a secret file, under the name a client looks for: the secret itself stays where it is. */
+function linkSecret(from: string, to: string, what: string): void {
   readable(from, what);
-  copyFileSync(from, to);
-  chmodSync(to, 0o600);
+  symlinkSync(resolve(from), to);
 }
+
+/** A path as ssh_config reads it. */
+const sshPath = (path: string): string => `"${resolve(path)}"`;
 
 /**
  * Connects to a builder: for SSH and TLS endpoints, writes the private client
@@ -101,20 +103,19 @@ export function connectBuilder(spec: BuilderSpec, env: NodeJS.ProcessEnv = proce
     case "context":
       return { env: { DOCKER_CONTEXT: spec.name }, buildxArgs: [], close: () => {} };
     case "ssh": {
+      readable(spec.keyFile, "SSH private key file");
       readable(spec.knownHostsFile, "known-hosts file");
       const realSsh = onPath("ssh", env);
       const dir = privateTemporaryDirectory("obi-ssh-");
       try {
-        copySecret(spec.keyFile, join(dir.path, "id"), "SSH private key file");
-        writeFileSync(join(dir.path, "known_hosts"), readFileSync(spec.knownHostsFile), { mode: 0o600 });
         // Only this key, only these host keys, no agent, no prompt: a wrong key or an
         // unknown host fails at once instead of asking or trying the user's keys.
         const config = [
           "Host *",
-          `  IdentityFile ${join(dir.path, "id")}`,
+          `  IdentityFile ${sshPath(spec.keyFile)}`,
           "  IdentitiesOnly yes",
           "  IdentityAgent none",
-          `  UserKnownHostsFile ${join(dir.path, "known_hosts")}`,
+          `  UserKnownHostsFile ${sshPath(spec.knownHostsFile)}`,
           "  GlobalKnownHostsFile /dev/null",
           "  StrictHostKeyChecking yes",
           "  BatchMode yes",
@@ -139,9 +140,9 @@ export function connectBuilder(spec: BuilderSpec, env: NodeJS.ProcessEnv = proce
     case "tls": {
       const dir = privateTemporaryDirectory("obi-tls-");
       try {
-        copySecret(spec.caFile, join(dir.path, "ca.pem"), "TLS CA file");
-        copySecret(spec.certFile, join(dir.path, "cert.pem"), "TLS certificate file");
-        copySecret(spec.keyFile, join(dir.path, "key.pem"), "TLS key file");
+        linkSecret(spec.caFile, join(dir.path, "ca.pem"), "TLS CA file");
+        linkSecret(spec.certFile, join(dir.path, "cert.pem"), "TLS certificate file");
+        linkSecret(spec.keyFile, join(dir.path, "key.pem"), "TLS key file");
       } catch (e) {
         dir.dispose();
         throw e;

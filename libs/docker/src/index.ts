@@ -6,3 +6,4 @@ export * from "./buildx";
 export * from "./git-cache";
 export * from "./builder";
 export * from "./classic";
+export * from "./windows-index";

@@ -55,7 +55,18 @@ export interface Build {
   readonly context: "opam-repository" | "dockerfile-only";
   /** The distro base image an opam build starts FROM, with its pinned digest when there is one. */
   readonly base?: { readonly image: string; readonly tag: string; readonly digest?: string };
+  /**
+   * A Windows build's Windows version (manifest lists carry it as `os.version`): its
+   * distro's base tag when that is one (`10.0.20348.2402`), as upstream tags the base
+   * with the version its builders run.
+   */
+  readonly osVersion?: string;
 }
+
+/** A full Windows version, as Windows images' configs and manifest lists carry it. */
+export const WINDOWS_VERSION = /^10\.0\.\d+\.\d+$/;
+const osVersionOf = (distro: Distro): { osVersion?: string } =>
+  distro.os === "windows" && WINDOWS_VERSION.test(distro.base.tag) ? { osVersion: distro.base.tag } : {};
 
 export interface Manifest {
   /** The tag's own name in the public repository (`debian-13-ocaml-5.4`, `latest`). */
@@ -182,6 +193,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
         stagingTag: stagingTag(repos, opamName, arch),
         context: "opam-repository",
         base: distro.base,
+        ...osVersionOf(distro),
       },
       opamDockerfile,
     ),
@@ -218,6 +230,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
             stagingTag: stagingTag(repos, name, parent.arch),
             parent: parent.id,
             context: "dockerfile-only",
+            ...osVersionOf(distro),
           },
           lazily(() => printDockerfile(compilerImage(distro, matrix.releases, version, parent.stagingTag))),
         ),

@@ -30,7 +30,7 @@ function manifestsOf(plan: Plan, image: Image): RenderedManifests {
       sources: m.builds.map((id) => {
         const build = builds.get(id);
         if (!build) throw new Error(`${m.tag} joins ${id}, which the plan does not build`);
-        return { image: build.image, arch: build.arch };
+        return { image: build.image, arch: build.arch, ...(build.osVersion ? { osVersion: build.osVersion } : {}) };
       }),
     })),
   };
