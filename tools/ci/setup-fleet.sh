@@ -74,9 +74,14 @@ start_engine() { # name bridge address/24 [dockerd args…]
   local name=$1 bridge=$2 address=$3
   shift 3
   engine_up "$name" && return 0
+  # An engine starting answers soon; one stopping (its pid alive, no answer) is waited out.
   # A stale pidfile or socket of a stopped engine would stop dockerd from starting.
+  for _ in $(seq 1 60); do
+    [ -s "$run/$name.pid" ] && kill -0 "$(cat "$run/$name.pid")" 2>/dev/null || break
+    engine_up "$name" && return 0
+    sleep 1
+  done
   if [ -s "$run/$name.pid" ] && kill -0 "$(cat "$run/$name.pid")" 2>/dev/null; then
-    for _ in $(seq 1 30); do engine_up "$name" && return 0; sleep 1; done
     die "engine $name runs (pid $(cat "$run/$name.pid")) but does not answer"
   fi
   rm -f "$run/$name.pid" "$run/$name.sock"

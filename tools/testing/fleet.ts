@@ -65,5 +65,8 @@ export function imagesOn(socket: string): string[] {
   return r.stdout.split("\n").filter(Boolean);
 }
 
-/** Lines of a secret worth searching for: its long base64 lines (a PEM or OpenSSH key body). */
-export const secretLines = (secret: string): string[] => secret.split("\n").filter((l) => l.length >= 40 && !l.startsWith("-----"));
+/**
+ * Lines of a private key worth searching for: its base64 body without the first line,
+ * which every key of its kind shares (the format's header), so only this key's bytes match.
+ */
+export const secretLines = (secret: string): string[] => secret.split("\n").filter((l) => l.length >= 40 && !l.startsWith("-----")).slice(1);

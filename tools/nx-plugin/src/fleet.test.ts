@@ -93,7 +93,8 @@ afterAll(async () => {
 describe("a fleet of three engines", () => {
   it("builds each arch on its own engine, and publishes every arch", async () => {
     const result = await nx(["run-many", "-t", "publish", "--exclude=archive"]);
-    expect(result.exitCode, result.all.slice(-3000)).toBe(0);
+    const said = result.all.split("\n").filter((l) => / \((amd64|arm64|s390x)\): /.test(l) || / \| ERROR/.test(l) || /\| #\d+ ERROR/.test(l));
+    expect(result.exitCode, said.slice(-60).join("\n")).toBe(0);
     for (const name of ["alpine-3.23-opam", "alpine-3.23-ocaml-4.14", "latest", "alpine"]) {
       expect(await platformsOf(`${prefix}/opam:${name}`), name).toEqual(["linux/amd64", "linux/arm64", "linux/s390x"]);
     }
