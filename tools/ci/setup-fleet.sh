@@ -3,8 +3,9 @@
 #   - engine "ssh": a second dockerd, reached as ssh://root@127.0.0.1:$OBI_FLEET_SSH_PORT through
 #     an sshd of its own on loopback, with a client key made here;
 #   - engine "tls": a third dockerd on tcp://127.0.0.1:$OBI_FLEET_TLS_PORT with TLS client
-#     certificates from a CA made here (openssl), and the containerd image store (so BuildKit
-#     on Linux can build Windows-platform images that have no RUN step).
+#     certificates from a CA made here (openssl);
+#   - engine "oci": a fourth dockerd on its own socket only, with the containerd image store, so
+#     BuildKit on Linux can build Windows-platform images that have no RUN step.
 # Each engine has its own data-root, exec-root, pidfile, unix socket and bridge (made first:
 # an engine started with `--bridge none` deletes docker0 from under the first engine), and
 # leaves iptables to the first engine. Safe to run again: it starts only what is not running.
@@ -18,7 +19,7 @@
 # What the tests read (secrets are files, mode 600, never printed):
 #   $state/fleet/ssh/client-key, client-key.pub, known_hosts
 #   $state/fleet/tls/ca.pem, client-cert.pem, client-key.pem
-#   $run/ssh-engine.sock, $run/tls-engine.sock   each engine's own socket; $run/ssh-engine.pid, $run/tls-engine.pid
+#   $run/{ssh,tls,oci}-engine.sock   each engine's own socket; $run/{ssh,tls,oci}-engine.pid
 set -euo pipefail
 
 state=${OBI_STATE_DIR:-/var/lib/obi-ci}
@@ -70,28 +71,34 @@ umask 022
 
 # 3. The engines.
 engine_up() { docker -H "unix://$run/$1.sock" info >/dev/null 2>&1; }
-start_engine() { # name bridge address/24 [dockerd args…]
-  local name=$1 bridge=$2 address=$3
-  shift 3
-  engine_up "$name" && return 0
+engine_pid_alive() { [ -s "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid" 2>/dev/null)" 2>/dev/null; }
+start_engine() { # name bridge address/24 daemon.json [dockerd args…]
+  local name=$1 bridge=$2 address=$3 config=$4
+  shift 4
+  mkdir -p "$fleet/$name/data"
+  # A changed configuration needs a restart: stop the engine, by its pid, and wait for it to go.
+  if [ "$(cat "$fleet/$name/daemon.json" 2>/dev/null)" != "$config" ]; then
+    if engine_pid_alive "$name"; then
+      say "restarting engine $name for its new configuration"
+      kill "$(cat "$run/$name.pid")"
+      for _ in $(seq 1 60); do engine_pid_alive "$name" || break; sleep 1; done
+    fi
+    printf '%s\n' "$config" >"$fleet/$name/daemon.json"
+  fi
   # An engine starting answers soon; one stopping (its pid alive, no answer) is waited out.
   # A stale pidfile or socket of a stopped engine would stop dockerd from starting.
   for _ in $(seq 1 60); do
-    [ -s "$run/$name.pid" ] && kill -0 "$(cat "$run/$name.pid")" 2>/dev/null || break
+    engine_pid_alive "$name" || break
     engine_up "$name" && return 0
     sleep 1
   done
-  if [ -s "$run/$name.pid" ] && kill -0 "$(cat "$run/$name.pid")" 2>/dev/null; then
-    die "engine $name runs (pid $(cat "$run/$name.pid")) but does not answer"
-  fi
+  engine_pid_alive "$name" && die "engine $name runs (pid $(cat "$run/$name.pid")) but does not answer"
   rm -f "$run/$name.pid" "$run/$name.sock"
   if ! ip link show "$bridge" >/dev/null 2>&1; then
     ip link add "$bridge" type bridge
     ip addr add "$address" dev "$bridge"
   fi
   ip link set "$bridge" up
-  mkdir -p "$fleet/$name/data"
-  [ -f "$fleet/$name/daemon.json" ] || echo '{}' >"$fleet/$name/daemon.json"
   say "starting engine $name (log: $fleet/$name/dockerd.log)"
   nohup dockerd --config-file "$fleet/$name/daemon.json" --data-root "$fleet/$name/data" --exec-root "$run/$name" \
     --pidfile "$run/$name.pid" -H "unix://$run/$name.sock" --bridge "$bridge" --iptables=false --ip-masq=false \
@@ -100,16 +107,13 @@ start_engine() { # name bridge address/24 [dockerd args…]
   engine_up "$name" || { tail -20 "$fleet/$name/dockerd.log" >&2; die "engine $name did not come up in 60 s"; }
 }
 
-mkdir -p "$fleet/ssh-engine" "$fleet/tls-engine"
-start_engine ssh-engine obi-fleet-ssh 10.213.1.1/24
-echo '{"features":{"containerd-snapshotter":true}}' >"$fleet/tls-engine/daemon.json.want"
-if ! cmp -s "$fleet/tls-engine/daemon.json.want" "$fleet/tls-engine/daemon.json" 2>/dev/null; then
-  mv "$fleet/tls-engine/daemon.json.want" "$fleet/tls-engine/daemon.json"
-else
-  rm -f "$fleet/tls-engine/daemon.json.want"
-fi
-start_engine tls-engine obi-fleet-tls 10.213.2.1/24 -H "tcp://127.0.0.1:$tls_port" \
+start_engine ssh-engine obi-fleet-ssh 10.213.1.1/24 '{}'
+start_engine tls-engine obi-fleet-tls 10.213.2.1/24 '{}' -H "tcp://127.0.0.1:$tls_port" \
   --tlsverify --tlscacert "$tls/ca.pem" --tlscert "$tls/server-cert.pem" --tlskey "$tls/server-key.pem"
+# The containerd image store lets BuildKit on Linux build Windows-platform images (no RUN step);
+# an engine of its own, since that store's BuildKit fails the Linux images' `COPY --chown` here
+# ("invalid user index: -1").
+start_engine oci-engine obi-fleet-oci 10.213.3.1/24 '{"features":{"containerd-snapshotter":true}}'
 
 # 4. sshd on loopback, in front of the ssh engine: `docker -H ssh://…` runs
 #    `docker system dial-stdio` there, which SetEnv points at that engine's socket.
@@ -149,4 +153,5 @@ docker -H "tcp://127.0.0.1:$tls_port" --tlsverify --tlscacert "$tls/ca.pem" --tl
   info --format '{{.Name}}' >/dev/null || die "the tls engine does not answer on tcp://127.0.0.1:$tls_port"
 
 say "engine ssh-engine: ssh://root@127.0.0.1:$ssh_port (key $fleet/ssh/client-key, known hosts $fleet/ssh/known_hosts)"
-say "engine tls-engine: tcp://127.0.0.1:$tls_port (CA, cert and key in $tls), containerd image store"
+say "engine tls-engine: tcp://127.0.0.1:$tls_port (CA, cert and key in $tls)"
+say "engine oci-engine: unix://$run/oci-engine.sock, containerd image store"

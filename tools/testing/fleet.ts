@@ -20,6 +20,8 @@ export interface FleetEngine {
 export interface Fleet {
   readonly ssh: FleetEngine;
   readonly tls: FleetEngine;
+  /** The engine with the containerd image store, for Windows-platform images built by BuildKit on Linux. */
+  readonly ociSocket: string;
   readonly setupScript: string;
 }
 
@@ -36,7 +38,7 @@ export function requireFleet(env = process.env): Fleet {
     tlsKey: join(state, "tls/client-key.pem"),
   };
   const problems = Object.entries(files).filter(([, f]) => !existsSync(f)).map(([what, f]) => `${what}: no ${f}`);
-  for (const name of ["ssh-engine", "tls-engine"]) {
+  for (const name of ["ssh-engine", "tls-engine", "oci-engine"]) {
     const r = execaSync("docker", ["-H", `unix://${run}/${name}.sock`, "info", "--format", "{{.Name}}"], { reject: false });
     if (r.exitCode !== 0) problems.push(`engine ${name} does not answer on ${run}/${name}.sock`);
   }
@@ -55,6 +57,7 @@ export function requireFleet(env = process.env): Fleet {
       pidfile: join(run, "tls-engine.pid"),
       secret: secretOf(files.tlsKey),
     },
+    ociSocket: `unix://${run}/oci-engine.sock`,
     setupScript: join(__dirname, "../ci/setup-fleet.sh"),
   };
 }

@@ -115,7 +115,7 @@ describe("Windows images", () => {
       const tag = `${staging}:${part.image}-amd64`;
       await withLogin(env, (dockerEnv) =>
         execa("docker", ["buildx", "build", "--platform", "windows/amd64", "--provenance=false", "--sbom=false", "--push", "--tag", tag, context], {
-          env: { ...dockerEnv, DOCKER_HOST: fleet.tls.socket },
+          env: { ...dockerEnv, DOCKER_HOST: fleet.ociSocket },
         }),
       );
       rmSync(context, { recursive: true, force: true });
