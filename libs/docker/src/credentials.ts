@@ -96,8 +96,8 @@ export function temporaryDockerConfig(server: string, credentials: Credentials, 
 }
 
 /**
- * The one way a task makes a folder for secrets (a docker config, an SSH key, TLS
- * keys): private to the user (mkdtemp makes it 0700), removed by `dispose`.
+ * The one way a task makes a private client folder (a docker config with a password,
+ * a builder's ssh configuration or TLS links): mode 0700 (mkdtemp), removed by `dispose`.
  */
 export function privateTemporaryDirectory(prefix: string): { readonly path: string; dispose(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
