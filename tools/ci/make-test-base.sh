@@ -2,7 +2,7 @@
 # Makes the base image the Docker integration tests build on, without Docker Hub:
 # a static busybox with stand-ins for the tools our generated Alpine Dockerfiles call
 # (apk, git, make, sudo, strip; `make ... all` leaves an `opam` that only records
-# its arguments), for linux/amd64 and linux/arm64, pushed to a registry and joined
+# its arguments), for linux/amd64 and linux/arm64 (OBI_TEST_BASE_ARCHES lists others), pushed to a registry and joined
 # into one multi-arch tag. The Dockerfiles are our real ones; only the tools are stand-ins.
 #
 #   make-test-base.sh REGISTRY_REPO:TAG      e.g. 127.0.0.1:5000/test/alpine:3.23
@@ -80,7 +80,7 @@ exit 0'
 repo=${target%:*}
 tag=${target##*:}
 sources=()
-for arch in amd64 arm64; do
+for arch in ${OBI_TEST_BASE_ARCHES:-amd64 arm64}; do
   fetch_busybox "$arch"
   rootfs "$arch" "$work/root-$arch"
   tar -C "$work/root-$arch" -c . | docker import --platform "linux/$arch" - "$repo:$tag-$arch" >/dev/null

@@ -58,13 +58,13 @@ export async function withLogin<T>(env: DockerEnvironment, fn: (dockerEnv: Recor
 }
 
 /**
- * Makes the test base image (tools/ci/make-test-base.sh) under `repo:tag`, for amd64
- * and arm64, tags the same index with each of `alsoAs` (other tags of the repository),
+ * Makes the test base image (tools/ci/make-test-base.sh) under `repo:tag`, for `arches`
+ * (amd64 and arm64 unless told), tags the same index with each of `alsoAs` (other tags of the repository),
  * and returns the index.
  */
-export async function makeTestBase(env: DockerEnvironment, target: string, alsoAs: readonly string[] = []): Promise<Manifest> {
+export async function makeTestBase(env: DockerEnvironment, target: string, alsoAs: readonly string[] = [], arches: readonly string[] = ["amd64", "arm64"]): Promise<Manifest> {
   await withLogin(env, async (dockerEnv) => {
-    await execa("bash", [join(PROJECT_ROOT, "tools/ci/make-test-base.sh"), target], { env: dockerEnv });
+    await execa("bash", [join(PROJECT_ROOT, "tools/ci/make-test-base.sh"), target], { env: { ...dockerEnv, OBI_TEST_BASE_ARCHES: arches.join(" ") } });
   });
   const index = await env.client.getManifest(target);
   if (!index) throw new Error(`the test base image ${target} was not pushed`);

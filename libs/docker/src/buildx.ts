@@ -67,8 +67,8 @@ export async function dockerStepWithRetries<T>(registry: string, what: string, r
 }
 
 export interface BuildRequest {
-  /** A buildx builder or docker context name; absent: the default builder. */
-  readonly builder?: string;
+  /** Arguments that select the builder (`--builder NAME`; see connectBuilder); absent: the default builder. */
+  readonly builderArgs?: readonly string[];
   /** e.g. linux/arm64 */
   readonly platform: string;
   readonly contextDir: string;
@@ -88,7 +88,7 @@ export async function buildAndPush(runner: Runner, request: BuildRequest, retry?
     const args = [
       "buildx",
       "build",
-      ...(request.builder ? ["--builder", request.builder] : []),
+      ...(request.builderArgs ?? []),
       "--platform",
       request.platform,
       "--file",

@@ -6,3 +6,6 @@ export * from "./buildx";
 export * from "./git-cache";
 export * from "./owned-dirs";
 export * from "./machine-lock";
+export * from "./builder";
+export * from "./classic";
+export * from "./windows-index";

@@ -121,3 +121,29 @@ describe("makePlan", () => {
     expect(byName.has("windows-msvc-ltsc2019-ocaml-5.2")).toBe(false);
   });
 });
+
+describe("a site that builds a subset", () => {
+  const site = makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "commit", site: { os: ["linux"], arches: ["amd64", "arm64"] } });
+  const builds = site.images.flatMap((i) => i.builds);
+
+  it("plans only its OSes and arches: no Windows image, no other arch", () => {
+    expect(new Set(builds.map((b) => `${b.os}/${b.arch}`))).toEqual(new Set(["linux/amd64", "linux/arm64"]));
+    expect(site.images.filter((i) => i.kind === "windows-all" || i.distro.startsWith("windows"))).toEqual([]);
+    expect(site.windowsGroups).toEqual([]);
+    // Every full-plan image with a build on those arches is there, with exactly those builds.
+    const full = plan.images.filter((i) => i.builds.some((b) => b.os === "linux" && ["amd64", "arm64"].includes(b.arch)));
+    expect(site.images.map((i) => i.name)).toEqual(full.map((i) => i.name));
+  });
+
+  it("lists only the arches built in each manifest, so a tag pulled on another arch is not there", () => {
+    const debian = site.images.find((i) => i.name === "debian-13-ocaml-5.4");
+    expect(debian?.manifests.map((m) => m.builds)).toEqual(debian?.manifests.map(() => ["debian-13-ocaml-5.4/arm64", "debian-13-ocaml-5.4/amd64"]));
+    for (const image of site.images) for (const m of image.manifests) for (const id of m.builds) expect(builds.some((b) => b.id === id), `${m.tag}: ${id}`).toBe(true);
+  });
+
+  it("has no archive when it does not build the default distro's amd64", () => {
+    const arm = makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "commit", site: { os: ["linux"], arches: ["arm64"] } });
+    expect(arm.images.some((i) => i.kind === "archive")).toBe(false);
+    expect(arm.images.flatMap((i) => i.builds).every((b) => b.arch === "arm64")).toBe(true);
+  });
+});

@@ -56,7 +56,18 @@ export interface Build {
   readonly context: "opam-repository" | "dockerfile-only";
   /** The distro base image an opam build starts FROM, with its pinned digest when there is one. */
   readonly base?: { readonly image: string; readonly tag: string; readonly digest?: string };
+  /**
+   * A Windows build's Windows version (manifest lists carry it as `os.version`): its
+   * distro's base tag when that is one (`10.0.20348.2402`), as upstream tags the base
+   * with the version its builders run.
+   */
+  readonly osVersion?: string;
 }
+
+/** A full Windows version, as Windows images' configs and manifest lists carry it. */
+export const WINDOWS_VERSION = /^10\.0\.\d+\.\d+$/;
+const osVersionOf = (distro: Distro): { osVersion?: string } =>
+  distro.os === "windows" && WINDOWS_VERSION.test(distro.base.tag) ? { osVersion: distro.base.tag } : {};
 
 export interface Manifest {
   /** The tag's own name in the public repository (`debian-13-ocaml-5.4`, `latest`). */
@@ -100,7 +111,18 @@ export interface Plan {
 export interface PlanOptions {
   readonly repositories: Repositories;
   readonly pins: PinStyle;
+  /** What this site builds; default: every OS and arch. The plan leaves the rest out entirely. */
+  readonly site?: Site;
 }
+
+/** The operating systems and arches a site builds. */
+export interface Site {
+  readonly os: readonly ("linux" | "windows")[];
+  readonly arches: readonly Arch[];
+}
+
+/** A distro's arches that the site builds (all of them without a site). */
+const siteArches = (arches: readonly Arch[], site: Site | undefined): Arch[] => arches.filter((a) => !site || site.arches.includes(a));
 
 
 /** Made once: `localeCompare` with options makes a collator on every call, a third of planning's time. */
@@ -154,7 +176,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
   const os = distro.os;
   const latest = latestRelease(matrix.releases);
   // Builds and manifest entries list the arches last-declared first, as upstream does.
-  const arches = distroArches(distro, latest).reverse();
+  const arches = siteArches(distroArches(distro, latest), opts.site).reverse();
   const opamName = imageName(distro.name);
   const opamDockerfile = lazily(() =>
     printDockerfile(
@@ -172,6 +194,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
         stagingTag: stagingTag(repos, opamName, arch),
         context: "opam-repository",
         base: distro.base,
+        ...osVersionOf(distro),
       },
       opamDockerfile,
     ),
@@ -208,6 +231,7 @@ function planDistro(matrix: Matrix, distro: Distro, opts: PlanOptions): DistroPl
             stagingTag: stagingTag(repos, name, parent.arch),
             parent: parent.id,
             context: "dockerfile-only",
+            ...osVersionOf(distro),
           },
           lazily(() => printDockerfile(compilerImage(distro, matrix.releases, version, parent.stagingTag))),
         ),
@@ -287,15 +311,21 @@ function planWindowsGroup(group: string, members: readonly DistroPlan[], latest:
 
 export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
   // Deprecated distros are declared for the record and planned nowhere: no builds, no pushes, no projects.
-  const distros = matrix.distros.filter((d) => d.status === "active").sort(distroOrder);
-  const defaults = distros.filter((d) => d.isDefault);
+  const active = matrix.distros.filter((d) => d.status === "active").sort(distroOrder);
+  const defaults = active.filter((d) => d.isDefault);
   if (defaults.length !== 1) {
     throw new Error(`exactly one distro must be the default, found ${defaults.length}: ${defaults.map((d) => d.file).join(", ")}`);
   }
+  // A site that builds a subset plans only the distros it builds on some arch of, and only those arches.
+  const { site } = opts;
+  const latest = latestRelease(matrix.releases);
+  const distros = active.filter((d) => !site || (site.os.includes(d.os) && siteArches(distroArches(d, latest), site).length > 0));
   const plans = new Map(distros.map((d) => [d.name, planDistro(matrix, d, opts)]));
   const planOf = (d: Distro) => plans.get(d.name) as DistroPlan;
   const windows = distros.filter((d): d is WindowsDistro => d.os === "windows");
-  const archive = planArchive(planOf(defaults[0] as Distro), opts);
+  // The archive is built on the default distro's amd64 opam image: a site without it has no archive.
+  const defaultPlan = plans.get((defaults[0] as Distro).name);
+  const archive = defaultPlan?.opam.builds.some((b) => b.arch === "amd64") ? planArchive(defaultPlan, opts) : undefined;
 
   // Windows distros of one port are also published together under `windows-all-<port>` names;
   // within a group the newest distro comes first.
@@ -310,7 +340,7 @@ export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
   for (const d of distros) {
     const p = planOf(d);
     images.push(p.opam, ...p.compilers.map((c) => c.image));
-    if (d.isDefault) images.push(archive);
+    if (d.isDefault && archive) images.push(archive);
   }
   for (const group of groups) images.push(...group.all);
 

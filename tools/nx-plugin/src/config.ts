@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { repositoryProblem } from "../../../libs/docker/src/reference";
 import { ARCHES } from "../../../libs/ocaml/src";
+import { BUILDER_KEYS, buildersSchema, OSES } from "./builders";
 
 /** An image repository (no tag), as libs/docker/src/reference.ts defines one. */
 const repository = z.string().superRefine((text, ctx) => {
@@ -19,8 +20,20 @@ export const pluginOptionsSchema = z
     stagingRepo: repository.default("localhost:5000/opam-staging"),
     /** Where multi-arch manifests are published. */
     publicRepo: repository.default("localhost:5000/opam"),
-    /** A buildx builder (or docker context) per arch; an arch not named uses the default builder. */
-    builders: z.partialRecord(z.enum(ARCHES), z.string().min(1)).default({}),
+    /**
+     * Where each arch's builds run, and Windows builds (`windows`): a buildx builder's name,
+     * or `{ kind: "buildx" | "context", name }`, `{ kind: "ssh", host, keyFile, knownHostsFile }`,
+     * `{ kind: "tls", host, caFile, certFile, keyFile }`, each with `slots`. An arch not named
+     * uses the default builder; Windows builds need one named.
+     */
+    builders: buildersSchema.default({}),
+    /** What this site builds: the OSes and arches (default: everything). The rest is left out of the plan. */
+    site: z
+      .strictObject({
+        os: z.array(z.enum(OSES)).min(1).default([...OSES]),
+        arches: z.array(z.enum(ARCHES)).min(1).default([...ARCHES]),
+      })
+      .default({ os: [...OSES], arches: [...ARCHES] }),
     registry: z
       .object({
         /** The registry to log in to; default: the host part of the staging repository. */
@@ -64,7 +77,8 @@ export const OUTPUT_DIR = "dist/images";
 /** A build's record (what was built: tag, digest, build id), which the builds FROM it and the publish read. */
 export const buildRecordFile = (arch: string): string => `build-${arch}.json`;
 
-export const builderEnv = (arch: string): string => `OBI_BUILDER_${arch.toUpperCase()}`;
+/** The environment variable that overrides a builder: OBI_BUILDER_ARM64, OBI_BUILDER_WINDOWS. */
+export const builderEnv = (key: (typeof BUILDER_KEYS)[number]): string => `OBI_BUILDER_${key.toUpperCase()}`;
 
 export function parsePluginOptions(raw: unknown): PluginOptions {
   const result = pluginOptionsSchema.safeParse(raw ?? {});

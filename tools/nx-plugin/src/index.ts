@@ -16,6 +16,7 @@ export const createNodes: CreateNodes<Partial<PluginOptions>> = [
     const plan = makePlan(loadMatrix(context.workspaceRoot), {
       repositories: { staging: options.stagingRepo, public: options.publicRepo },
       pins: "commit",
+      site: options.site,
     });
     const byFile = projectsByFile(plan, options);
     byFile.set(IMAGES_LAYOUT.compilers, { images: imagesProject(options) });

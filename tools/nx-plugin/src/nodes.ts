@@ -6,6 +6,7 @@
 import type { ProjectConfiguration, TargetConfiguration, TargetDependencyConfig } from "@nx/devkit";
 import { IMAGES_LAYOUT } from "../../../libs/matrix/src/layout";
 import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
+import { builderKeyOf, normalizeBuilder } from "./builders";
 import { builderEnv, buildRecordFile, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
@@ -80,7 +81,7 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
   const out = `{workspaceRoot}/${distDir(image.name)}`;
   return {
     executor: `${EXECUTORS}:render`,
-    options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo },
+    options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site },
     inputs: [
       ...dataInputs(image, index),
       ...PLAN_CODE,
@@ -112,7 +113,9 @@ function indexPlan(plan: Plan): PlanIndex {
 
 function buildTarget(image: Image, build: Build, index: PlanIndex, options: PluginOptions): TargetConfiguration {
   const arch = build.arch;
-  const builder = options.builders[arch];
+  const builderKey = builderKeyOf(build.os, arch);
+  const declared = options.builders[builderKey];
+  const builder = declared === undefined ? undefined : normalizeBuilder(declared);
   const parent = build.parent === undefined ? undefined : index.buildById.get(build.parent);
   return {
     executor: `${EXECUTORS}:build`,
@@ -141,7 +144,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       ...DOCKER_CODE,
       `${PLUGIN_SOURCE}/executors/build.ts`,
       { env: ENV.stagingRepo },
-      { env: builderEnv(arch) },
+      { env: builderEnv(builderKey) },
       { env: ENV.dryRun },
       // The scheduled rebuild: a new period is a new hash for every build.
       { runtime: rebuildPeriodCommand(options.rebuildPeriodDays) },
@@ -261,7 +264,13 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
       // The state of every build and publish, from dist/: `nx run images:status [--serve]`.
       status: {
         executor: `${EXECUTORS}:status`,
-        options: { stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, rebuildPeriodDays: options.rebuildPeriodDays, builtinFrontend: options.builtinFrontend },
+        options: {
+          stagingRepo: options.stagingRepo,
+          publicRepo: options.publicRepo,
+          site: options.site,
+          rebuildPeriodDays: options.rebuildPeriodDays,
+          builtinFrontend: options.builtinFrontend,
+        },
         cache: false,
         metadata: targetMetadata("images", "status"),
       },

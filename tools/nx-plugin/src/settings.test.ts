@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSession } from "./executors/shared";
 import { liveUpstream } from "./executors/update-pins";
 import { DEFAULT_RETRY } from "../../../libs/docker/src";
-import { batchParallelism, resolveRepositories, resolveSettings, retryPolicy } from "./settings";
+import { batchParallelism, resolveBuilder, resolveRepositories, resolveSettings, retryPolicy } from "./settings";
 
 const PASSWORD = "s3cret-for-the-staging-registry";
 const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] });
@@ -109,7 +109,8 @@ describe("resolving a task's settings", () => {
     );
     expect(settings.staging).toEqual({ registry: "ghcr.io", path: "me/staging" });
     expect(settings.public).toEqual({ registry: "localhost:5000", path: "opam" });
-    expect(settings.builder).toBe("from-env");
+    expect(settings.builder?.spec).toEqual({ kind: "buildx", name: "from-env" });
+    expect(settings.builder?.setBy).toBe("OBI_BUILDER_ARM64");
     expect(settings.dryRun).toBe(true);
     expect(settings.auth).toEqual({ server: "ghcr.io", username: "b" });
     expect(settings.rebuildPeriod).toMatch(/^7d#\d+$/);
@@ -140,3 +141,33 @@ describe("retry bounds", () => {
     expect(() => retryPolicy({ OBI_REGISTRY_RETRY_SECONDS: "soon" })).toThrow('OBI_REGISTRY_RETRY_SECONDS: "soon" is not a number of seconds from 0');
   });
 });
+
+describe("resolving a build's builder", () => {
+  const ssh = { kind: "ssh", host: "ssh://ci@arm64.example.org:2222", keyFile: "/run/secrets/k", knownHostsFile: "/run/secrets/h", slots: 4 } as const;
+
+  it("takes a plain name as a buildx builder, and the batch's parallelism as its slots", () => {
+    expect(resolveBuilder({ os: "linux", arch: "arm64", builder: "ocaml-arm64" }, { OBI_PARALLEL: "5" })).toMatchObject({
+      spec: { kind: "buildx", name: "ocaml-arm64" },
+      slots: 5,
+      label: "arm64 builder (buildx builder ocaml-arm64)",
+      setBy: "builders.arm64",
+    });
+    expect(resolveBuilder({ os: "linux", arch: "riscv64" }, {})).toMatchObject({ spec: { kind: "default" }, slots: 3, queue: "default" });
+  });
+
+  it("takes an endpoint with its slots, from the options or as JSON from OBI_BUILDER_<ARCH>", () => {
+    const fromOptions = resolveBuilder({ os: "linux", arch: "arm64", builder: ssh }, {});
+    expect(fromOptions).toMatchObject({ slots: 4, queue: ssh.host, label: `arm64 builder (${ssh.host})` });
+    expect(fromOptions.spec).toEqual({ kind: "ssh", host: ssh.host, keyFile: ssh.keyFile, knownHostsFile: ssh.knownHostsFile });
+    const fromEnv = resolveBuilder({ os: "linux", arch: "arm64", builder: "ignored" }, { OBI_BUILDER_ARM64: JSON.stringify(ssh) });
+    expect(fromEnv).toMatchObject({ queue: ssh.host, setBy: "OBI_BUILDER_ARM64" });
+  });
+
+  it("refuses a Windows build without a Windows builder, and a bad override, in one line naming what to set", () => {
+    expect(() => resolveBuilder({ os: "windows", arch: "amd64" }, {})).toThrow(/^no Windows builder: .*set builders\.windows in the plugin options \(nx\.json\) or OBI_BUILDER_WINDOWS$/);
+    expect(resolveBuilder({ os: "windows", arch: "amd64" }, { OBI_BUILDER_WINDOWS: "win" }).label).toBe("windows builder (buildx builder win)");
+    expect(() => resolveBuilder({ os: "linux", arch: "s390x" }, { OBI_BUILDER_S390X: '{"kind":"tls","host":"http://x"}' })).toThrow(/^OBI_BUILDER_S390X: /);
+    expect(() => resolveBuilder({ os: "linux", arch: "s390x" }, { OBI_BUILDER_S390X: "{oops" })).toThrow(/^OBI_BUILDER_S390X: not a builder name nor valid JSON/);
+  });
+});
+

@@ -4,8 +4,10 @@
  * and the secret files they name. Every executor asks here; nothing else reads
  * OBI_* or a password file.
  */
-import { DEFAULT_RETRY, parseRepository, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
+import { DEFAULT_RETRY, describeBuilder, parseRepository, type BuilderSpec, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
+import type { Arch } from "../../../libs/ocaml/src";
 import type { Repositories } from "../../../libs/tags/src";
+import { builderKeyOf, builderObjectSchema, normalizeBuilder, type BuilderKey, type BuilderOption } from "./builders";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, ENV } from "./config";
 
 type Env = NodeJS.ProcessEnv;
@@ -86,15 +88,75 @@ export function retryPolicy(env: Env = process.env): RetryPolicy {
   };
 }
 
+/** What a build's options say about its builder. */
+export interface BuilderOptions {
+  readonly os: "linux" | "windows";
+  readonly arch: Arch;
+  readonly builder?: BuilderOption;
+}
+
+/** A build's builder, resolved: what it is, how many builds it takes at once, and the option that names it. */
+export interface ResolvedBuilder {
+  readonly spec: BuilderSpec;
+  /** Builds it takes at once. */
+  readonly slots: number;
+  /** The same for every build on the same builder: the batch gives each one queue. */
+  readonly queue: string;
+  /** How a log line names it: `arm64 builder (ssh://ci@arm64.example.org)`. */
+  readonly label: string;
+  /** Where it was set, for a message that says what to change: `builders.arm64` or OBI_BUILDER_ARM64. */
+  readonly setBy: string;
+}
+
+/** A builder from the environment: a buildx builder's name, or the same JSON object the options take. */
+function builderFromEnv(name: string, value: string): BuilderOption {
+  if (!value.trimStart().startsWith("{")) return value;
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch (e) {
+    throw new Error(`${name}: not a builder name nor valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = builderObjectSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${name}: ${issue?.path.map(String).join(".") || "value"}: ${issue?.message ?? "not a builder"}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * A build's builder: OBI_BUILDER_<ARCH> (or OBI_BUILDER_WINDOWS) over the
+ * option, else the default builder for Linux; a Windows build without one
+ * configured is refused, naming the option to set.
+ */
+export function resolveBuilder(options: BuilderOptions, env: Env = process.env): ResolvedBuilder {
+  const key: BuilderKey = builderKeyOf(options.os, options.arch);
+  const envName = builderEnv(key);
+  const fromEnv = env[envName];
+  const option = fromEnv ? builderFromEnv(envName, fromEnv) : options.builder;
+  const setBy = fromEnv ? envName : `builders.${key}`;
+  if (option === undefined) {
+    if (options.os === "windows") {
+      throw new Error(`no Windows builder: Windows images build only on a Windows engine; set builders.windows in the plugin options (nx.json) or ${envName}`);
+    }
+    return { spec: { kind: "default" }, slots: batchParallelism(env), queue: "default", label: "the default builder", setBy };
+  }
+  const { slots, ...spec } = normalizeBuilder(option);
+  const where = describeBuilder(spec);
+  return { spec, slots: slots ?? batchParallelism(env), queue: where, label: `${key} builder (${where})`, setBy };
+}
+
 /** What a task's options may say that the settings resolve. */
 export interface SettingsOptions {
   readonly stagingRepo: string;
   readonly publicRepo?: string;
   readonly registry?: { readonly server?: string; readonly username?: string; readonly passwordFile?: string };
   readonly dryRun?: boolean;
-  /** A build's arch, whose builder OBI_BUILDER_<ARCH> may override. */
-  readonly arch?: string;
-  readonly builder?: string;
+  /** A build's platform and builder (OBI_BUILDER_<ARCH> may override it). */
+  readonly os?: "linux" | "windows";
+  readonly arch?: Arch;
+  readonly builder?: BuilderOption;
   readonly rebuildPeriodDays?: number;
 }
 
@@ -106,8 +168,8 @@ export interface Settings {
   readonly dryRun: boolean;
   /** Where the password file's credentials go: the staging repository's registry unless told otherwise. */
   readonly auth: RegistryAuth;
-  /** A build's builder (buildx builder or docker context); absent: the default one. */
-  readonly builder?: string;
+  /** A build's builder (see resolveBuilder); absent for tasks that build nothing. */
+  readonly builder?: ResolvedBuilder;
   /** The rebuild period now (see rebuildPeriod). */
   readonly rebuildPeriod: string;
   /** How registry requests and docker's pushes are retried. */
@@ -119,7 +181,7 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
   const registry = options.registry ?? {};
   const username = env[ENV.username] || registry.username;
   const passwordFile = env[ENV.passwordFile] || registry.passwordFile;
-  const builder = (options.arch && env[builderEnv(options.arch)]) || options.builder;
+  const builder = options.arch ? resolveBuilder({ os: options.os ?? "linux", arch: options.arch, ...(options.builder !== undefined ? { builder: options.builder } : {}) }, env) : undefined;
   return {
     staging,
     ...(options.publicRepo !== undefined ? { public: repositoryOption(options.publicRepo, ENV.publicRepo, env).repository } : {}),

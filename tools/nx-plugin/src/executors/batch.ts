@@ -6,6 +6,7 @@
  */
 import type { ExecutorContext, TaskGraph } from "@nx/devkit";
 import { batchParallelism } from "../settings";
+import { Scheduler, type ScheduledTask } from "./schedule";
 
 export interface TaskOutcome {
   readonly success: boolean;
@@ -41,25 +42,39 @@ const processLog: TaskLog = {
   note: () => {},
 };
 
+/** Where a task runs in a batch: its queue (builder), that queue's slots, and how long it is expected to take. */
+export interface Placement {
+  readonly queue: string;
+  readonly slots: number;
+  readonly estimate: number;
+}
+
+/** Tasks without a builder share one queue of the batch's parallelism (OBI_PARALLEL). */
+const oneQueue = (): Placement => ({ queue: "batch", slots: batchParallelism(), estimate: 1 });
+
 export async function* runInOrder<O>(
   taskGraph: TaskGraph,
   inputs: Record<string, O>,
   run: (options: O, log: TaskLog) => Promise<boolean>,
-  parallelism?: number,
+  place: (options: O) => Placement = oneQueue,
 ): AsyncIterableIterator<{ task: string; result: TaskOutcome }> {
   const ids = Object.keys(taskGraph.tasks);
-  let parallel: number;
+  let scheduler: Scheduler;
+  const slots = new Map<string, number>();
   try {
-    parallel = parallelism ?? batchParallelism();
+    const tasks = ids.map((id): ScheduledTask => {
+      const placement = place(inputs[id] as O);
+      slots.set(placement.queue, Math.max(slots.get(placement.queue) ?? 1, placement.slots));
+      const dependsOn = (taskGraph.dependencies[id] ?? []).map((edge) => edge.id);
+      return { id, queue: placement.queue, dependsOn, estimate: placement.estimate };
+    });
+    scheduler = new Scheduler(tasks, (queue) => slots.get(queue) ?? 1);
   } catch (e) {
     // A bad OBI_PARALLEL fails every task of the batch with the one line that says why.
     for (const id of ids) yield { task: id, result: { success: false, status: "failure", terminalOutput: `${(e as Error).message}\n` } };
     return;
   }
-  const inBatch = new Set(ids);
-  const finished = new Map<string, boolean>();
   const running = new Map<string, Promise<{ task: string; result: TaskOutcome }>>();
-  const waiting = new Set(ids);
 
   const start = (id: string) => {
     // A batch's output is one stream for many tasks: Nx prints each task's `say`
@@ -79,26 +94,19 @@ export async function* runInOrder<O>(
     running.set(id, promise);
   };
 
-  while (waiting.size > 0 || running.size > 0) {
-    for (const id of [...waiting]) {
-      if (running.size >= parallel) break;
-      const deps = (taskGraph.dependencies[id] ?? []).map((edge) => edge.id).filter((d) => inBatch.has(d));
-      if (deps.some((d) => finished.get(d) === false)) {
-        waiting.delete(id);
-        finished.set(id, false);
-        const failed = deps.filter((d) => finished.get(d) === false).join(", ");
-        yield { task: id, result: { success: false, status: "skipped", terminalOutput: `${id} did not run: ${failed} failed\n` } };
-        continue;
-      }
-      if (deps.every((d) => finished.get(d) === true)) {
-        waiting.delete(id);
-        start(id);
-      }
+  while (!scheduler.done) {
+    const step = scheduler.next();
+    for (const { id, failed } of step.skip) {
+      yield { task: id, result: { success: false, status: "skipped", terminalOutput: `${id} did not run: ${failed.join(", ")} failed\n` } };
     }
-    if (running.size === 0) continue;
+    for (const id of step.start) start(id);
+    if (running.size === 0) {
+      if (scheduler.done) break;
+      throw new Error("the batch scheduler has tasks left but none it can start");
+    }
     const done = await Promise.race(running.values());
     running.delete(done.task);
-    finished.set(done.task, done.result.success);
+    scheduler.finished(done.task, done.result.success);
     yield done;
   }
 }
@@ -107,12 +115,12 @@ export async function* runInOrder<O>(
 export type TaskWork<O> = (options: O, root: string, log: TaskLog) => Promise<boolean>;
 
 /** The two ways Nx runs an executor, over the same work: one task per process, or a batch. */
-export function executorOf<O>(work: TaskWork<O>) {
+export function executorOf<O>(work: TaskWork<O>, place?: (options: O) => Placement) {
   return {
     single: async (options: O, context: ExecutorContext): Promise<{ success: boolean }> => ({
       success: await work(options, context.root, processLog),
     }),
     batch: (taskGraph: TaskGraph, inputs: Record<string, O>, _overrides: unknown, context: ExecutorContext) =>
-      runInOrder(taskGraph, inputs, (options, log) => work(options, context.root, log)),
+      runInOrder(taskGraph, inputs, (options, log) => work(options, context.root, log), place),
   };
 }

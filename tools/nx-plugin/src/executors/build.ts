@@ -10,17 +10,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   buildAndPush,
+  BuilderError,
+  buildxArgsFor,
   checkoutPinned,
+  classicBuildAndPush,
+  connectBuilder,
   digestIn,
   dryRunner,
+  inspectBuilder,
+  offersPlatform,
   ownedDir,
   parseReference,
   repositoryText,
   tagIn,
   withMachineLock,
+  type BuilderFacts,
   type BuildRequest,
+  type Runner,
 } from "../../../../libs/docker/src";
-import { resolveSettings, type Settings } from "../settings";
+import { builderKeyOf } from "../builders";
+import { resolveBuilder, resolveSettings, type ResolvedBuilder, type Settings } from "../settings";
+import type { Placement } from "./batch";
+import { buildKindOf, estimatedMinutes } from "./durations";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
 import {
@@ -64,9 +75,11 @@ interface PreparedBuild {
   readonly repo: string;
   readonly stagingTag: string;
   readonly idTag: string;
-  /** The builder it runs on; absent: the default one. */
-  readonly builder?: string;
-  /** The build it starts FROM, as its record says: the FROM tag is pinned to that digest. */
+  /** The builder it runs on. */
+  readonly builder: ResolvedBuilder;
+  /** BuildKit (`docker buildx build`), or the classic builder for Windows engines, which have no BuildKit. */
+  readonly engine: "buildkit" | "classic";
+  /** The build it starts FROM, as its record says: BuildKit builds pin the FROM tag to that digest. */
   readonly parent?: { readonly label: string; readonly stagingTag: string; readonly pinned: string; readonly task: string };
 }
 
@@ -95,7 +108,8 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
     repo: repositoryText(settings.staging),
     stagingTag: tagIn(settings.staging, options.tag),
     idTag: tagIn(settings.staging, `build-${id}`),
-    ...(settings.builder ? { builder: settings.builder } : {}),
+    builder: settings.builder ?? resolveBuilderless(),
+    engine: options.os === "windows" ? "classic" : "buildkit",
     ...(options.parent && parent?.digest
       ? {
           parent: {
@@ -109,11 +123,42 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
   };
 }
 
+/** Builds always have a builder (settings resolve one for every arch); this is never reached. */
+function resolveBuilderless(): never {
+  throw new Error("a build without an arch has no builder");
+}
+
+/**
+ * What each builder said when first asked in this process, so a builder that
+ * cannot be reached fails every build on it at once instead of one dial each.
+ */
+const facts = new Map<string, Promise<BuilderFacts>>();
+
+/** Asks the builder what it builds (once per process), and refuses a platform it does not build. */
+async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<Record<string, string>>, again = false): Promise<void> {
+  const key = `${build.engine} ${build.builder.queue}`;
+  let known = facts.get(key);
+  if (!known || again) {
+    known = inspectBuilder(runner, build.builder.spec, { env, buildxArgs: buildxArgsFor(build.builder.spec), close: () => {} }, build.engine);
+    facts.set(key, known);
+  }
+  let offered: BuilderFacts;
+  try {
+    offered = await known;
+  } catch (e) {
+    throw new BuilderError(`${build.builder.label} cannot be reached: ${(e as Error).message}`);
+  }
+  if (!offersPlatform(offered.platforms, build.platform)) {
+    throw new BuilderError(`${build.builder.label} does not build ${build.platform}; it builds ${offered.platforms.join(", ")}`);
+  }
+}
+
+
 /** The `docker buildx build` request for a prepared build in a context folder. */
 function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Record<string, string>>, log: TaskLog): BuildRequest {
   const { rendered } = build;
   return {
-    ...(build.builder ? { builder: build.builder } : {}),
+    builderArgs: buildxArgsFor(build.builder.spec),
     platform: build.platform,
     contextDir,
     dockerfile: join(contextDir, "Dockerfile"),
@@ -123,7 +168,8 @@ function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Re
         ? { [`${rendered.base.image}:${rendered.base.tag}`]: `docker-image://${rendered.base.image}@${rendered.base.digest}` }
         : {}),
       // FROM the parent its record names, not whatever its staging tag says now (another run may have moved it).
-      ...(build.parent ? { [build.parent.stagingTag]: `docker-image://${build.parent.pinned}` } : {}),
+      // The classic builder (Windows) has no build contexts: its FROM is the tag, checked against the record below.
+      ...(build.parent && build.engine === "buildkit" ? { [build.parent.stagingTag]: `docker-image://${build.parent.pinned}` } : {}),
     },
     env,
     onOutput: (line) => log.progress(`${build.label} | ${line}`),
@@ -132,10 +178,16 @@ function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Re
 
 /** A dry run: says what would be built and pushed; touches neither docker, the registry nor any secret. */
 async function describeBuild(build: PreparedBuild, log: TaskLog): Promise<null> {
-  const builder = build.builder ?? "the default builder";
-  log.say(`${build.label}: would build ${build.stagingTag} for ${build.platform} on ${builder} (build ${build.id.slice(0, 12)}), unless ${build.repo} already holds that build`);
+  log.say(`${build.label}: would build ${build.stagingTag} for ${build.platform} on ${build.builder.label} (build ${build.id.slice(0, 12)}), unless ${build.repo} already holds that build`);
+  const { spec } = build.builder;
+  // The key files are not read in a dry run; the line says what a real run would do with them.
+  if (spec.kind === "ssh") log.say(`${build.label}: would connect with DOCKER_HOST=${spec.host}, through ssh with the key in ${spec.keyFile} and the host keys in ${spec.knownHostsFile}`);
+  if (spec.kind === "tls") log.say(`${build.label}: would connect with DOCKER_HOST=${spec.host}, DOCKER_TLS_VERIFY=1, with the CA, certificate and key in ${spec.caFile}, ${spec.certFile}, ${spec.keyFile}`);
+  if (spec.kind === "context") log.say(`${build.label}: would connect with DOCKER_CONTEXT=${spec.name}`);
   if (build.rendered.kind === "opam-repository") log.say(`${build.label}: would check out ${build.rendered.url} at ${build.rendered.commit}`);
-  await buildAndPush(dryRunner((line) => log.say(`${build.label}: ${line}`)), buildRequest(build, "<context>", {}, log));
+  const runner = dryRunner((line) => log.say(`${build.label}: ${line}`));
+  const request = buildRequest(build, "<context>", {}, log);
+  await (build.engine === "classic" ? classicBuildAndPush(runner, request) : buildAndPush(runner, request));
   log.say(`${build.label}: would push ${build.stagingTag} and ${build.idTag}`);
   return null;
 }
@@ -164,11 +216,20 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
       `the record of ${build.parent.label} names ${build.parent.pinned}, which the registry does not hold; build it again: npx nx run ${build.parent.task} --skip-nx-cache`,
     );
   }
-  log.say(`${build.label}: building ${build.stagingTag} (build ${build.id.slice(0, 12)}) on ${build.builder ?? "the default builder"}`);
+  log.say(`${build.label}: building ${build.stagingTag} (build ${build.id.slice(0, 12)}) on ${build.builder.label}`);
+  // Key and certificate files are named in a private folder that goes when the build ends.
+  let connection: ReturnType<typeof connectBuilder>;
+  try {
+    connection = connectBuilder(build.builder.spec);
+  } catch (e) {
+    throw new BuilderError(`${build.builder.label}: ${(e as Error).message}`);
+  }
+  const env = { ...session.dockerEnv, ...connection.env };
   // Removed when done, or by the next run when this one is killed.
   const context = ownedDir(join(tmpdir(), "obi-build"), "context");
   const contextDir = context.path;
   try {
+    await checkBuilder(build, session.runner, env);
     if (build.rendered.kind === "opam-repository") {
       log.say(`${build.label}: checking out ${build.rendered.url} at ${build.rendered.commit}`);
       await checkoutPinned(session.runner, build.rendered.url, build.rendered.commit, contextDir);
@@ -176,10 +237,19 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
     const dockerfilePath = join(contextDir, "Dockerfile");
     if (existsSync(dockerfilePath)) throw new Error(`the build context of ${build.label} already has a Dockerfile`);
     writeFileSync(dockerfilePath, build.dockerfile);
-    const digest = (await buildAndPush(session.runner, buildRequest(build, contextDir, session.dockerEnv, log), session.retry)) ?? null;
+    const request = buildRequest(build, contextDir, env, log);
+    let digest: string | null;
+    try {
+      digest = (await (build.engine === "classic" ? classicBuildAndPush(session.runner, request) : buildAndPush(session.runner, request, session.retry))) ?? null;
+    } catch (e) {
+      // A builder that went away mid-build is named as the cause, and fails the builds queued on it at once.
+      await checkBuilder(build, session.runner, env, true);
+      throw e;
+    }
     log.say(`${build.label}: pushed ${build.stagingTag}${digest ? ` (${digest})` : ""}`);
     return { digest, reused: false };
   } finally {
+    connection.close();
     context.dispose();
   }
 }
@@ -211,7 +281,7 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
       buildId: build.id,
       dryRun: settings.dryRun,
     };
-    log.note({ reused: outcome.reused, builder: build.builder ?? "default" });
+    log.note({ reused: outcome.reused, builder: build.builder.queue });
     writeWhole(buildRecordPath(root, options.image, options.arch), JSON.stringify(record, null, 2) + "\n");
     if (settings.dryRun) log.say(`${label}: dry run: nothing was built, nothing sent to a registry`);
     return true;
@@ -221,7 +291,22 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
   }
 }
 
-const executor = trackedExecutorOf(runBuild);
+/**
+ * Where a build waits in a batch: its builder's queue, with that builder's slots,
+ * ordered by its expected duration. A build whose builder cannot be resolved waits
+ * nowhere: it runs at once and fails with the reason.
+ */
+export function placeBuild(options: BuildOptions): Placement {
+  const estimate = estimatedMinutes(buildKindOf(options), builderKeyOf(options.os, options.arch));
+  try {
+    const builder = resolveBuilder(options);
+    return { queue: builder.queue, slots: builder.slots, estimate };
+  } catch {
+    return { queue: "(no builder)", slots: Number.MAX_SAFE_INTEGER, estimate };
+  }
+}
+
+const executor = trackedExecutorOf(runBuild, placeBuild);
 export default executor.single;
 /** Every build task of a run in one process, in dependency order. */
 export const buildBatch = executor.batch;

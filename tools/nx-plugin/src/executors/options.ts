@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { ARCHES } from "../../../../libs/ocaml/src";
+import { builderSchema, OSES } from "../builders";
 
 const image = z.string().min(1).describe("The image (project) name, e.g. debian-13-ocaml-5.4.");
 const arch = z.enum(ARCHES);
@@ -25,10 +26,16 @@ const registry = z
   })
   .describe("How to log in to the registry; without it, docker's stored credentials are used.");
 const dryRun = z.boolean().optional().describe("Print the docker commands instead of running them; nothing is built or pushed (OBI_DRY_RUN=1).");
+const site = z
+  .strictObject({
+    os: z.array(z.enum(OSES)).min(1).describe("The OSes this site builds."),
+    arches: z.array(z.enum(ARCHES)).min(1).describe("The arches this site builds."),
+  })
+  .describe("What this site builds (the plugin's `site` option); the plan leaves the rest out.");
 const buildRef = z.strictObject({ image, arch: arch.describe("The arch of that image's build.") });
 
 export const renderOptionsSchema = z
-  .strictObject({ image, stagingRepo, publicRepo })
+  .strictObject({ image, stagingRepo, publicRepo, site: site.optional() })
   .describe("Writes an image's Dockerfile per arch and its build-context description under dist/images/<image>/render/.");
 
 export const buildOptionsSchema = z
@@ -38,7 +45,11 @@ export const buildOptionsSchema = z
     os: z.enum(["linux", "windows"]).describe("The OS of the image; with the arch, the build's platform."),
     tag: z.string().min(1).describe("The staging tag's name part, e.g. debian-13-opam-amd64."),
     parent: buildRef.optional().describe("The build this image starts FROM (same arch), if any."),
-    builder: z.string().min(1).optional().describe("The buildx builder (or docker context) to build on (OBI_BUILDER_<ARCH> overrides it)."),
+    builder: builderSchema
+      .optional()
+      .describe(
+        "Where it builds: a buildx builder's name, or { kind: buildx|context, name } | { kind: ssh, host, keyFile, knownHostsFile } | { kind: tls, host, caFile, certFile, keyFile }, each with slots (OBI_BUILDER_<ARCH> or OBI_BUILDER_WINDOWS overrides it, as a name or the same JSON).",
+      ),
     stagingRepo,
     registry: registry.optional(),
     dryRun,
@@ -74,6 +85,7 @@ export const statusOptionsSchema = z
   .strictObject({
     stagingRepo,
     publicRepo,
+    site: site.optional(),
     rebuildPeriodDays: z.number().int().min(0).optional().describe("The rebuild period the builds are judged current in (as the builds use)."),
     builtinFrontend: z.boolean().optional().describe("Whether builds leave out the `# syntax=` line (as the builds do)."),
     serve: z.boolean().optional().describe("Serve the page and status.json (live) instead of writing dist/status/."),
@@ -181,6 +193,8 @@ function forNx(schema: JsonSchema): JsonSchema {
       out[key] = forNx(value as JsonSchema);
     } else if (key === "description" && typeof out.description === "string") {
       // Already written, with the type that was left out.
+    } else if (key === "anyOf" || key === "oneOf" || key === "allOf") {
+      out[key] = (value as JsonSchema[]).map(forNx);
     } else {
       out[key] = value;
     }

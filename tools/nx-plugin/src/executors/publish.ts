@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
-import { digestIn, parseReference, tagIn } from "../../../../libs/docker/src";
+import { addWindowsVersions, digestIn, parseReference, tagIn } from "../../../../libs/docker/src";
 import { resolveSettings } from "../settings";
 import {
   buildRecordPath,
@@ -42,6 +42,8 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
       return {
         tag: tagIn(publicRepo, manifest.name),
         builds,
+        // The plan's Windows version per build digest, for images whose config carries none.
+        osVersions: new Map(builds.flatMap((b, i) => (b.digest && manifest.sources[i]?.osVersion ? [[b.digest, manifest.sources[i].osVersion] as const] : []))),
         sources: builds.map((b) => {
           // The staging repository a build went to is in its record, as a reference docker understands.
           const staging = parseReference(b.stagingTag);
@@ -53,8 +55,9 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
     });
     const manifests: PublishRecord["manifests"][number][] = [];
     if (settings.dryRun) {
-      for (const { tag, sources } of wanted) {
+      for (const { tag, sources, builds } of wanted) {
         say(`would push ${tag} <- ${sources.join(", ")}`);
+        if (builds.some((b) => b.platform.startsWith("windows/"))) say(`would give ${tag}'s Windows entries the os.version their images' configs carry`);
         manifests.push({ tag, sources, changed: true, digest: null });
       }
     } else {
@@ -73,7 +76,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
             );
           }
         }
-        for (const { tag, builds, sources } of wanted) {
+        for (const { tag, builds, sources, osVersions } of wanted) {
           const current = await session.registry.platforms(tag);
           const want = new Set(builds.map((b) => b.digest));
           const changed = !current || current.length !== want.size || !current.every((entry) => want.has(entry.digest));
@@ -81,6 +84,10 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
             say(`pushing ${tag} <- ${sources.join(", ")}`);
             // Our client, not `docker buildx imagetools create`: that one moves the tag to each arch's image before the list.
             await session.registry.putManifestList(tag, sources);
+            // Windows entries carry their Windows version, as upstream's lists do.
+            if (builds.some((b) => b.platform.startsWith("windows/"))) {
+              say(`${tag}: Windows entries for os.version ${(await addWindowsVersions(session.registry, tag, osVersions)).join(", ")}`);
+            }
           } else {
             say(`${tag} already lists these images; unchanged`);
           }

@@ -10,7 +10,7 @@
 import type { ExecutorContext, TaskGraph } from "@nx/devkit";
 import { join } from "node:path";
 import { LOG_TAIL_LINES, RECORD_FILES, type RunRecord, type StoredBuildRecord, type StoredPublishRecord } from "../../../../libs/status/src";
-import { executorOf, type RunFacts, type TaskLog, type TaskOutcome, type TaskWork } from "./batch";
+import { executorOf, type Placement, type RunFacts, type TaskLog, type TaskOutcome, type TaskWork } from "./batch";
 import { imageDir, writeWhole, type BuildRecord, type PublishRecord } from "./shared";
 
 // The status reads what the executors write: a change to either record type that the other
@@ -86,8 +86,8 @@ export function tracked<O extends TaskIdentity>(work: TaskWork<O>): TaskWork<O> 
  * executorOf, recording: the batch marks every task queued before the first
  * starts, and a task skipped for a failed dependency as skipped.
  */
-export function trackedExecutorOf<O extends TaskIdentity>(work: TaskWork<O>) {
-  const executor = executorOf(tracked(work));
+export function trackedExecutorOf<O extends TaskIdentity>(work: TaskWork<O>, place?: (options: O) => Placement) {
+  const executor = executorOf(tracked(work), place);
   return {
     single: executor.single,
     batch: (taskGraph: TaskGraph, inputs: Record<string, O>, overrides: unknown, context: ExecutorContext) => {

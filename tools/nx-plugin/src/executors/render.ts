@@ -30,7 +30,7 @@ function manifestsOf(plan: Plan, image: Image): RenderedManifests {
       sources: m.builds.map((id) => {
         const build = builds.get(id);
         if (!build) throw new Error(`${m.tag} joins ${id}, which the plan does not build`);
-        return { image: build.image, arch: build.arch };
+        return { image: build.image, arch: build.arch, ...(build.osVersion ? { osVersion: build.osVersion } : {}) };
       }),
     })),
   };
@@ -61,10 +61,10 @@ const plans = new Map<string, Plan>();
 
 function planFor(root: string, options: RenderOptions): Plan {
   const repositories = resolveRepositories(options);
-  const key = `${root} ${repositories.staging} ${repositories.public}`;
+  const key = JSON.stringify([root, repositories, options.site ?? null]);
   let plan = plans.get(key);
   if (!plan) {
-    plan = makePlan(loadMatrix(root), { repositories, pins: "commit" });
+    plan = makePlan(loadMatrix(root), { repositories, pins: "commit", ...(options.site ? { site: options.site } : {}) });
     plans.set(key, plan);
   }
   return plan;

@@ -28,7 +28,11 @@ export type RenderedContext =
 
 /** The public tags of an image and the builds each joins, as its render writes them for its publish. */
 export interface RenderedManifests {
-  readonly manifests: readonly { readonly name: string; readonly sources: readonly { readonly image: string; readonly arch: string }[] }[];
+  readonly manifests: readonly {
+    readonly name: string;
+    /** osVersion: a Windows build's version from the plan, for a list entry whose image's config has none. */
+    readonly sources: readonly { readonly image: string; readonly arch: string; readonly osVersion?: string }[];
+  }[];
 }
 
 /** What a build made: its children and its publish read this, so it holds nothing about how the build ran. */

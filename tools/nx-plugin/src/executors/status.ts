@@ -92,7 +92,7 @@ export interface StatusSource {
 export function statusSource(root: string, options: StatusOptions): StatusSource {
   const repositories = resolveRepositories(options);
   const matrix = loadMatrix(root);
-  const plan = makePlan(matrix, { repositories, pins: "commit" });
+  const plan = makePlan(matrix, { repositories, pins: "commit", ...(options.site ? { site: options.site } : {}) });
   const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);
   const imageOf = new Map(plan.images.map((i) => [i.name, i]));
   const contexts = new Map(plan.images.map((i) => [i.name, renderedContext(plan, i)]));
