@@ -143,23 +143,18 @@ export function testAlpine(
 }
 
 /**
- * A throw-away workspace whose builds and publishes are real: these distros, the
- * small fixture's compilers (or `compilers`), two opam branches, opam-repository as
- * a local stand-in, and repositories under `prefix` in the test registry, logged in
- * with its password file. Builds use BuildKit's built-in frontend (no Docker Hub).
+ * The matrix of a workspace whose builds are real: these distros, the small
+ * fixture's compilers (or `compilers`), two opam branches, and opam-repository as
+ * a local stand-in. Workspaces made from one fixture share its pins, so the same
+ * image gets the same build id in each.
  */
-export function createDockerWorkspace(
-  env: DockerEnvironment,
-  prefix: string,
-  distros: readonly FixtureDistro[],
-  opts: { compilers?: Fixture["compilers"]; pluginOptions?: Record<string, unknown> } = {},
-): Workspace {
+export function dockerFixture(distros: readonly FixtureDistro[], compilers?: Fixture["compilers"]): Fixture {
   const repository = makeOpamRepository();
   const base = smallFixture();
-  const fixture: Fixture = {
+  return {
     ...base,
     distros,
-    ...(opts.compilers ? { compilers: opts.compilers } : {}),
+    ...(compilers ? { compilers } : {}),
     opam: {
       ...base.opam,
       builds: [
@@ -169,6 +164,15 @@ export function createDockerWorkspace(
     },
     opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
   };
+}
+
+/**
+ * A throw-away workspace whose builds and publishes are real: the fixture's
+ * matrix, repositories under `prefix` (`<prefix>/opam-staging`, `<prefix>/opam`)
+ * logged in with the test registry's password file, and BuildKit's built-in
+ * frontend (no Docker Hub). `pluginOptions` override any of that.
+ */
+export function createDockerWorkspace(env: DockerEnvironment, prefix: string, fixture: Fixture, pluginOptions: Record<string, unknown> = {}): Workspace {
   return createWorkspace({
     fixture,
     pluginOptions: {
@@ -177,7 +181,7 @@ export function createDockerWorkspace(
       stagingRepo: `${prefix}/opam-staging`,
       publicRepo: `${prefix}/opam`,
       registry: { username: env.username, passwordFile: env.passwordFile },
-      ...opts.pluginOptions,
+      ...pluginOptions,
     },
   });
 }

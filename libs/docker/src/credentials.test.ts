@@ -2,35 +2,18 @@
  * Secret files and crashes: a process killed with SIGKILL while it holds a
  * temporary docker config leaves it only until the next process starts one.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { filesHolding } from "../../../tools/testing/secrets";
 import { secretDir, secretsParent, temporaryDockerConfig } from "./credentials";
 import { currentOwner, ownerTag } from "./owned-dirs";
 
 const ROOT = join(__dirname, "../../..");
 
 /** Every file under `dir` (not following links) whose bytes hold `needle`. */
-function filesHolding(dir: string, needle: string): string[] {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return filesHolding(path, needle);
-    if (!e.isFile() || statSync(path).size > 1_000_000) return [];
-    try {
-      return readFileSync(path).toString("latin1").includes(needle) ? [path] : [];
-    } catch {
-      return [];
-    }
-  });
-}
 
 /** Starts a process that writes a temporary docker config and waits; resolves with it and its folder. */
 async function processHoldingConfig(password: string) {
@@ -64,8 +47,8 @@ describe("secret folders", () => {
     expect(existsSync(dir)).toBe(false);
     const encoded = Buffer.from(`obi:${password}`).toString("base64");
     for (const place of [tmpdir(), secretsParent()]) {
-      expect(filesHolding(place, encoded), place).toEqual([]);
-      expect(filesHolding(place, password), place).toEqual([]);
+      expect(filesHolding(place, [encoded]), place).toEqual([]);
+      expect(filesHolding(place, [password]), place).toEqual([]);
     }
   });
 

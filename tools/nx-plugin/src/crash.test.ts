@@ -7,16 +7,17 @@
  * workspaces publish the same matrix at once. Records the registry does not
  * back are not trusted. Children see only the environment they need.
  */
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, execaSync } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { filesHolding } from "../../testing/secrets";
 import { secretsParent } from "../../../libs/docker/src";
-import { makeOpamRepository, makeTestBase, requireDockerEnvironment, type DockerEnvironment } from "../../testing/docker";
+import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
 import { startFaultProxy, type FaultProxy, type SeenRequest } from "../../testing/fault-proxy";
 import { expectedTags, publishedProblems, watchTags } from "../../testing/published";
-import { createWorkspace, PROJECT_ROOT, smallFixture, type Fixture, type Workspace } from "../../testing/workspace";
+import { PROJECT_ROOT, type Fixture, type Workspace } from "../../testing/workspace";
 
 let env: DockerEnvironment;
 let proxy: FaultProxy;
@@ -51,16 +52,7 @@ function makeShim() {
 }
 
 function newWorkspace(): Workspace {
-  const ws = createWorkspace({
-    fixture,
-    pluginOptions: {
-      dryRun: false,
-      builtinFrontend: true,
-      stagingRepo: `${proxy.registry}/${path}/staging`,
-      publicRepo: `${proxy.registry}/${path}/opam`,
-      registry: { username: env.username, passwordFile: env.passwordFile },
-    },
-  });
+  const ws = createDockerWorkspace(env, `${proxy.registry}/${path}`, fixture, { stagingRepo: `${proxy.registry}/${path}/staging` });
   workspaces.push(ws);
   return ws;
 }
@@ -82,26 +74,6 @@ function startNx(ws: Workspace, args: string[], extra: Record<string, string>) {
 
 const publishArgs = ["run-many", "-t", "publish", "--exclude=archive", "--outputStyle=static"];
 
-/** Files under `dir` whose bytes hold any of `needles`. */
-function filesHolding(dir: string, needles: string[]): string[] {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return filesHolding(p, needles);
-    try {
-      if (!e.isFile() || statSync(p).size > 5_000_000) return [];
-      const text = readFileSync(p).toString("latin1");
-      return needles.some((n) => text.includes(n)) ? [p] : [];
-    } catch {
-      return [];
-    }
-  });
-}
 
 const secretNeedles = () => [env.credentials.password, Buffer.from(`${env.username}:${env.credentials.password}`).toString("base64")];
 
@@ -110,28 +82,8 @@ beforeAll(async () => {
   proxy = await startFaultProxy(env.registry);
   path = `c${Date.now().toString(36)}`;
   await makeTestBase(env, `${env.registry}/${path}/base/alpine:3.23`);
-  const repository = makeOpamRepository();
-  const base = smallFixture();
-  fixture = {
-    distros: [
-      {
-        name: "alpine-3.23",
-        json: {
-          family: "alpine", version: "3.23", title: "Alpine 3.23", base: { image: `${proxy.registry}/${path}/base/alpine`, tag: "3.23" },
-          arches: { amd64: "", arm64: "" }, tier: 2, default: true, aliases: ["alpine"], bubblewrap: "0.11.0", gcc: "15.2",
-        },
-      },
-    ],
-    compilers: { releases: ["5.4.1"], variants: [] },
-    opam: {
-      ...base.opam,
-      builds: [
-        { branch: "2.5", commit: "2".repeat(40), aliases: ["opam"] },
-        { branch: "master", commit: "1".repeat(40), publicName: "opam-dev" },
-      ],
-    },
-    opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
-  };
+  const prefix = `${proxy.registry}/${path}`;
+  fixture = dockerFixture([testAlpine(prefix, "alpine-3.23", "3.23", "3.23", { amd64: "", arm64: "" }, { default: true, aliases: ["alpine"] })], { releases: ["5.4.1"], variants: [] });
   shim = makeShim();
 }, 600_000);
 

@@ -13,6 +13,7 @@ import { parseReference } from "../../../libs/docker/src";
 import {
   buildCounter,
   createDockerWorkspace,
+  dockerFixture,
   makeBaseBrokenOnArm64,
   makeTestBase,
   requireDockerEnvironment,
@@ -47,10 +48,14 @@ beforeAll(async () => {
   prefix = `${env.registry}/t${Date.now().toString(36)}`;
   await makeTestBase(env, `${prefix}/base/alpine:3.23`, ["3.22", "3.22b"]);
   await makeBaseBrokenOnArm64(env, `${prefix}/base/alpine:3.23`, `${prefix}/base/alpine:3.21`);
-  ws = createDockerWorkspace(env, prefix, [
-    alpine("alpine-3.23", "3.23", "3.23", { amd64: "", arm64: "" }, { tier: 1, default: true, aliases: ["alpine"] }),
-    alpine("alpine-3.22", "3.22", "3.22", { amd64: "" }),
-  ]);
+  ws = createDockerWorkspace(
+    env,
+    prefix,
+    dockerFixture([
+      alpine("alpine-3.23", "3.23", "3.23", { amd64: "", arm64: "" }, { tier: 1, default: true, aliases: ["alpine"] }),
+      alpine("alpine-3.22", "3.22", "3.22", { amd64: "" }),
+    ]),
+  );
   counter = buildCounter();
 }, 600_000);
 

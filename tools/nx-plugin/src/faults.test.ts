@@ -10,10 +10,10 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient, type RetryPolicy } from "../../../libs/docker/src";
-import { makeOpamRepository, makeTestBase, requireDockerEnvironment, type DockerEnvironment } from "../../testing/docker";
+import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
 import { startFaultProxy, type FaultKind, type FaultProxy, type FaultRule } from "../../testing/fault-proxy";
 import { expectedTags, publishedProblems, watchTags } from "../../testing/published";
-import { createWorkspace, smallFixture, type Fixture, type Workspace } from "../../testing/workspace";
+import type { Workspace } from "../../testing/workspace";
 
 let env: DockerEnvironment;
 let proxy: FaultProxy;
@@ -40,38 +40,9 @@ beforeAll(async () => {
   proxy = await startFaultProxy(env.registry);
   path = `f${Date.now().toString(36)}`;
   await makeTestBase(env, `${env.registry}/${path}/base/alpine:3.23`);
-  const repository = makeOpamRepository();
-  const base = smallFixture();
-  const fixture: Fixture = {
-    distros: [
-      {
-        name: "alpine-3.23",
-        json: {
-          family: "alpine", version: "3.23", title: "Alpine 3.23", base: { image: `${proxy.registry}/${path}/base/alpine`, tag: "3.23" },
-          arches: { amd64: "", arm64: "" }, tier: 2, default: true, aliases: ["alpine"], bubblewrap: "0.11.0", gcc: "15.2",
-        },
-      },
-    ],
-    compilers: { releases: ["5.4.1"], variants: [] },
-    opam: {
-      ...base.opam,
-      builds: [
-        { branch: "2.5", commit: "2".repeat(40), aliases: ["opam"] },
-        { branch: "master", commit: "1".repeat(40), publicName: "opam-dev" },
-      ],
-    },
-    opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
-  };
-  ws = createWorkspace({
-    fixture,
-    pluginOptions: {
-      dryRun: false,
-      builtinFrontend: true,
-      stagingRepo: `${proxy.registry}/${path}/staging`,
-      publicRepo: `${proxy.registry}/${path}/opam`,
-      registry: { username: env.username, passwordFile: env.passwordFile },
-    },
-  });
+  const prefix = `${proxy.registry}/${path}`;
+  const alpine = testAlpine(prefix, "alpine-3.23", "3.23", "3.23", { amd64: "", arm64: "" }, { default: true, aliases: ["alpine"] });
+  ws = createDockerWorkspace(env, prefix, dockerFixture([alpine], { releases: ["5.4.1"], variants: [] }), { stagingRepo: `${prefix}/staging` });
 }, 600_000);
 
 afterAll(async () => {

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeOpamRepository, makeTestBase, requireDockerEnvironment, type DockerEnvironment } from "../../testing/docker";
+import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
 import { imagesOn, requireFleet, secretLines, type Fleet } from "../../testing/fleet";
-import { createWorkspace, smallFixture, type Fixture, type NxResult, type Workspace } from "../../testing/workspace";
+import type { NxResult, Workspace } from "../../testing/workspace";
 
 let env: DockerEnvironment;
 let fleet: Fleet;
@@ -22,10 +22,8 @@ let prefix: string;
 const startedAt = Date.now();
 const outputs: string[] = [];
 
-const alpine = (name: string, version: string, arches: Record<string, string>, extra: object = {}) => ({
-  name,
-  json: { family: "alpine", version, title: name, base: { image: `${prefix}/base/alpine`, tag: version }, arches, tier: 2, bubblewrap: "0.11.0", gcc: "15.2", ...extra },
-});
+const alpine = (name: string, version: string, arches: Record<string, string>, extra: Record<string, unknown> = {}) =>
+  testAlpine(prefix, name, version, version, arches, extra);
 
 async function nx(args: string[], extraEnv: Record<string, string> = {}): Promise<NxResult> {
   const result = await ws.nx([...args, "--outputStyle=static"], extraEnv);
@@ -57,31 +55,8 @@ beforeAll(async () => {
   fleet = requireFleet();
   prefix = `${env.registry}/f${Date.now().toString(36)}`;
   await makeTestBase(env, `${prefix}/base/alpine:3.23`, ["3.22", "3.21"], ["amd64", "arm64", "s390x"]);
-  const repository = makeOpamRepository();
-  const base = smallFixture();
-  const fixture: Fixture = {
-    ...base,
-    distros: [alpine("alpine-3.23", "3.23", { amd64: "", arm64: "", s390x: "" }, { default: true, aliases: ["alpine"] })],
-    opam: {
-      ...base.opam,
-      builds: [
-        { branch: "2.5", commit: "2".repeat(40), aliases: ["opam"] },
-        { branch: "master", commit: "1".repeat(40), publicName: "opam-dev" },
-      ],
-    },
-    opamRepository: { url: repository.url, branch: "master", commit: repository.commit },
-  };
-  ws = createWorkspace({
-    fixture,
-    pluginOptions: {
-      dryRun: false,
-      builtinFrontend: true,
-      stagingRepo: `${prefix}/opam-staging`,
-      publicRepo: `${prefix}/opam`,
-      registry: { username: env.username, passwordFile: env.passwordFile },
-      builders: { arm64: fleet.ssh.builder, s390x: fleet.tls.builder },
-    },
-  });
+  const fixture = dockerFixture([alpine("alpine-3.23", "3.23", { amd64: "", arm64: "", s390x: "" }, { default: true, aliases: ["alpine"] })]);
+  ws = createDockerWorkspace(env, prefix, fixture, { builders: { arm64: fleet.ssh.builder, s390x: fleet.tls.builder } });
 }, 600_000);
 
 afterAll(async () => {

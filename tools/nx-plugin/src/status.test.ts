@@ -13,7 +13,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statusSchema, type StatusDocument } from "../../../libs/status/src";
 import { launchChromium } from "../../testing/browser";
-import { createDockerWorkspace, makeBaseBrokenOnArm64, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
+import { createDockerWorkspace, dockerFixture, makeBaseBrokenOnArm64, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
 import { PROJECT_ROOT, type Workspace } from "../../testing/workspace";
 
 let env: DockerEnvironment;
@@ -31,9 +31,8 @@ beforeAll(async () => {
   prefix = `${env.registry}/s${Date.now().toString(36)}`;
   await makeTestBase(env, `${prefix}/base/alpine:3.23`, ["3.23b"]);
   await makeBaseBrokenOnArm64(env, `${prefix}/base/alpine:3.23`, `${prefix}/base/alpine:3.21`);
-  ws = createDockerWorkspace(env, prefix, [alpine("alpine-3.23", "3.23", "3.23", { default: true, aliases: ["alpine"] }), alpine("alpine-3.21", "3.21", "3.21")], {
-    compilers: { releases: ["5.4.1"], variants: [] },
-  });
+  const distros = [alpine("alpine-3.23", "3.23", "3.23", { default: true, aliases: ["alpine"] }), alpine("alpine-3.21", "3.21", "3.21")];
+  ws = createDockerWorkspace(env, prefix, dockerFixture(distros, { releases: ["5.4.1"], variants: [] }));
   const first = await ws.nx(["run-many", "-t", "publish", "--exclude=archive", "--outputStyle=static"]);
   outputs.push(first.all);
   // alpine-3.21 cannot build for arm64, so the run fails; everything else is built.
