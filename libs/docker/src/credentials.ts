@@ -11,11 +11,8 @@ import { join } from "node:path";
 import { ownedDir, type OwnedDir } from "./owned-dirs";
 import type { Credentials } from "./registry";
 
-export interface CredentialSource {
-  readonly server?: string;
-  readonly username?: string;
-  readonly passwordFile?: string;
-}
+/** What reading a password file needs: who, and which file (RegistryAuth, below, adds where it goes). */
+export type CredentialSource = Pick<RegistryAuth, "username" | "passwordFile">;
 
 export class CredentialsError extends Error {}
 

@@ -108,7 +108,8 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
     repo: repositoryText(settings.staging),
     stagingTag: tagIn(settings.staging, options.tag),
     idTag: tagIn(settings.staging, `build-${id}`),
-    builder: settings.builder ?? resolveBuilderless(),
+    // The settings resolve it for every task with an arch, which a build always has.
+    builder: settings.builder ?? resolveBuilder(options),
     engine: options.os === "windows" ? "classic" : "buildkit",
     ...(options.parent && parent?.digest
       ? {
@@ -121,11 +122,6 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
         }
       : {}),
   };
-}
-
-/** Builds always have a builder (settings resolve one for every arch); this is never reached. */
-function resolveBuilderless(): never {
-  throw new Error("a build without an arch has no builder");
 }
 
 /**
