@@ -198,6 +198,7 @@ export class RegistryClient {
     const target = parseReference(tag);
     if (!target.tag) throw new RegistryError(`${tag} names no tag`);
     const entries: Record<string, unknown>[] = [];
+    const images: Manifest[] = [];
     let listType: string = MANIFEST_TYPES[0];
     for (const source of sources) {
       const from = parseReference(source);
@@ -211,6 +212,7 @@ export class RegistryClient {
       const platform = JSON.parse((await bodyOf(config)).toString("utf8")) as { os?: string; architecture?: string; variant?: string };
       for (const blob of [json.config.digest, ...(json.layers ?? []).map((l) => l.digest)]) await this.copyBlob(from, target, blob);
       await this.putManifest({ registry: target.registry, repository: target.repository, digest: image.digest }, image);
+      images.push(image);
       if (image.mediaType === MANIFEST_TYPES[3]) listType = MANIFEST_TYPES[1];
       entries.push({
         mediaType: image.mediaType,
@@ -220,7 +222,17 @@ export class RegistryClient {
       });
     }
     const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: listType, manifests: entries }, null, 2));
-    return this.putManifest(target, { mediaType: listType, bytes });
+    // Another run storing the same images at the same moment can make the registry briefly call one
+    // of them unknown (MANIFEST_BLOB_UNKNOWN): store them again and write the list again, a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.putManifest(target, { mediaType: listType, bytes });
+      } catch (e) {
+        if (!(e instanceof RegistryError && e.status === 400 && e.message.includes("MANIFEST_BLOB_UNKNOWN")) || attempt >= 3) throw e;
+        await this.sleep(200 * attempt);
+        for (const image of images) await this.putManifest({ registry: target.registry, repository: target.repository, digest: image.digest }, image);
+      }
+    }
   }
 
   /** Makes a blob of one repository available in another: mounted within a registry, else copied. */
