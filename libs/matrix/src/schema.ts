@@ -1,6 +1,6 @@
 /**
  * The shape of the files under images/, as zod schemas. JSON Schemas for
- * editors are generated from these (tools/schemas.ts), never written by hand.
+ * editors are generated from these (tools/cli/schemas.ts), never written by hand.
  */
 import { z } from "zod";
 import { FAMILIES } from "../../distros/src";

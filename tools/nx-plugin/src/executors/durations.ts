@@ -1,7 +1,7 @@
 /**
  * How long a build is expected to take, by what it builds and where: the batch
  * scheduler orders each builder's queue by these (only their proportions
- * matter there), and the scheduling benchmark (bench/schedule.ts) takes them
+ * matter there), and the scheduling benchmark (tools/bench/schedule.ts) takes them
  * as the builds' durations.
  *
  * Where the figures come from: they are assumptions, not measurements (no

@@ -2,7 +2,7 @@
  * The executors' options, one zod schema each: the executors validate what Nx
  * hands them with these, and their JSON Schemas (the `schema` files in
  * executors.json, which `nx run … --help` lists and Nx checks) are generated
- * from them by tools/schemas.ts.
+ * from them by tools/cli/schemas.ts.
  */
 import { z } from "zod";
 import { ARCHES } from "../../../../libs/ocaml/src";

@@ -7,7 +7,7 @@
  * compiler images of its own distro wait on it.
  *
  * No clock and no I/O: the batch runner (batch.ts) drives it with real tasks,
- * the scheduling benchmark (bench/schedule.ts) with a simulated clock.
+ * the scheduling benchmark (tools/bench/schedule.ts) with a simulated clock.
  */
 
 export interface ScheduledTask {

@@ -8,12 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMatrix } from "../../matrix/src";
-import { makePlan, type Plan } from "../../plan/src";
-import { launchChromium } from "../../../tools/testing/browser";
-import { fakeBuildId, planOf, Records, REPOSITORIES } from "../../../tools/testing/status";
-import { smallFixture } from "../../../tools/testing/workspace";
-import { BUILD_STATES, makeStatus, renderPage, type StatusDocument, type StatusInput } from ".";
+import { loadMatrix } from "../../../libs/matrix/src";
+import { makePlan, type Plan } from "../../../libs/plan/src";
+import { launchChromium } from "../browser";
+import { fakeBuildId, planOf, Records, REPOSITORIES } from "../status";
+import { smallFixture } from "../workspace";
+import { BUILD_STATES, makeStatus, renderPage, type StatusDocument, type StatusInput } from "../../../libs/status/src";
 
 const ROOT = join(__dirname, "../../..");
 const ARTIFACTS = join(ROOT, "dist/status-artifacts");

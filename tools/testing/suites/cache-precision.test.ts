@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMatrix } from "../../../libs/matrix/src";
 import { makePlan, type Plan } from "../../../libs/plan/src";
-import { cacheHits, createWorkspace, ranTasks, smallFixture, type Workspace } from "../../testing/workspace";
+import { cacheHits, createWorkspace, ranTasks, smallFixture, type Workspace } from "../workspace";
 
 let ws: Workspace;
 const report: string[] = [];

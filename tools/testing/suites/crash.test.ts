@@ -12,12 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, execaSync } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filesHolding } from "../../testing/secrets";
+import { filesHolding } from "../secrets";
 import { secretsParent } from "../../../libs/docker/src";
-import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
-import { startFaultProxy, type FaultProxy, type SeenRequest } from "../../testing/fault-proxy";
-import { expectedTags, publishedProblems, watchTags } from "../../testing/published";
-import { PROJECT_ROOT, type Fixture, type Workspace } from "../../testing/workspace";
+import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
+import { startFaultProxy, type FaultProxy, type SeenRequest } from "../fault-proxy";
+import { expectedTags, publishedProblems, watchTags } from "../published";
+import { PROJECT_ROOT, type Fixture, type Workspace } from "../workspace";
 
 let env: DockerEnvironment;
 let proxy: FaultProxy;

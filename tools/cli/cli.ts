@@ -4,7 +4,7 @@
  * stdout goes away (`npm run -s plan | head`).
  */
 import { parseArgs } from "node:util";
-import { closest } from "../libs/matrix/src";
+import { closest } from "../../libs/matrix/src";
 
 export type OptionSpec =
   | { readonly kind: "flag"; readonly description: string }

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, smallFixture, type NxResult, type Workspace } from "../../testing/workspace";
+import { createWorkspace, smallFixture, type NxResult, type Workspace } from "../workspace";
 
 let ws: Workspace;
 let shimDir: string;

@@ -9,10 +9,10 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { repositoryProblem } from "../libs/docker/src/reference";
-import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../libs/matrix/src";
-import { makePlan, printReference, printSummary, type Plan } from "../libs/plan/src";
-import { UPSTREAM_REPOSITORIES, type Repositories } from "../libs/tags/src";
+import { repositoryProblem } from "../../libs/docker/src/reference";
+import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../../libs/matrix/src";
+import { makePlan, printReference, printSummary, type Plan } from "../../libs/plan/src";
+import { UPSTREAM_REPOSITORIES, type Repositories } from "../../libs/tags/src";
 import { readCommandLine } from "./cli";
 
 const FORMATS = ["summary", "dockerfiles", "reference", "json"] as const;

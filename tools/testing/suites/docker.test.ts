@@ -20,8 +20,8 @@ import {
   testAlpine,
   withLogin,
   type DockerEnvironment,
-} from "../../testing/docker";
-import type { NxResult, Workspace } from "../../testing/workspace";
+} from "../docker";
+import type { NxResult, Workspace } from "../workspace";
 
 let env: DockerEnvironment;
 let ws: Workspace;

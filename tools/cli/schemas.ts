@@ -8,10 +8,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import { IMAGES_LAYOUT, SCHEMAS } from "../libs/matrix/src";
+import { IMAGES_LAYOUT, SCHEMAS } from "../../libs/matrix/src";
 import { readCommandLine } from "./cli";
-import { renderExecutorSchemas } from "./nx-plugin/src/executors/options";
-import { statusSchema } from "../libs/status/src";
+import { renderExecutorSchemas } from "../nx-plugin/src/executors/options";
+import { statusSchema } from "../../libs/status/src";
 
 export function renderSchemas(): Map<string, string> {
   const files = new Map<string, string>();

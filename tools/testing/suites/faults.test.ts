@@ -10,10 +10,10 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient, type RetryPolicy } from "../../../libs/docker/src";
-import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
-import { startFaultProxy, type FaultKind, type FaultProxy, type FaultRule } from "../../testing/fault-proxy";
-import { expectedTags, publishedProblems, watchTags } from "../../testing/published";
-import type { Workspace } from "../../testing/workspace";
+import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
+import { startFaultProxy, type FaultKind, type FaultProxy, type FaultRule } from "../fault-proxy";
+import { expectedTags, publishedProblems, watchTags } from "../published";
+import type { Workspace } from "../workspace";
 
 let env: DockerEnvironment;
 let proxy: FaultProxy;

@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { makeStatus, renderPage, type StatusDocument } from "../libs/status/src";
-import { currentStatus, readRecords, statusSource } from "../tools/nx-plugin/src/executors/status";
-import { writeWhole } from "../tools/nx-plugin/src/executors/shared";
-import { launchChromium } from "../tools/testing/browser";
-import { Records } from "../tools/testing/status";
+import { makeStatus, renderPage, type StatusDocument } from "../../libs/status/src";
+import { currentStatus, readRecords, statusSource } from "../nx-plugin/src/executors/status";
+import { writeWhole } from "../nx-plugin/src/executors/shared";
+import { launchChromium } from "../testing/browser";
+import { Records } from "../testing/status";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "20" }, paints: { type: "string", default: "5" } } });
 const runs = Math.max(1, Number(values.runs));

@@ -9,12 +9,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadMatrix, loadUpstream } from "../libs/matrix/src";
-import { makePlan, printReference } from "../libs/plan/src";
-import { CHANGES_SINCE_8_4_0, diffAgainstReference } from "../libs/plan/src/reference-diff";
-import { UPSTREAM_REPOSITORIES } from "../libs/tags/src";
+import { loadMatrix, loadUpstream } from "../../libs/matrix/src";
+import { makePlan, printReference } from "../../libs/plan/src";
+import { CHANGES_SINCE_8_4_0, diffAgainstReference } from "../../libs/plan/src/reference-diff";
+import { UPSTREAM_REPOSITORIES } from "../../libs/tags/src";
 
-export const REFERENCE_8_4_0 = join(__dirname, "../libs/plan/test-data/upstream-8.4.0.expected");
+export const REFERENCE_8_4_0 = join(__dirname, "../../libs/plan/test-data/upstream-8.4.0.expected");
 
 function main(argv: readonly string[]): number {
   const { values } = parseArgs({

@@ -13,9 +13,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { makeOpamRepository, makeTestBase, requireDockerEnvironment, withLogin } from "../tools/testing/docker";
-import { readCommandLine } from "../tools/cli";
-import { createWorkspace, smallFixture } from "../tools/testing/workspace";
+import { makeOpamRepository, makeTestBase, requireDockerEnvironment, withLogin } from "../testing/docker";
+import { readCommandLine } from "../cli/cli";
+import { createWorkspace, smallFixture } from "../testing/workspace";
 
 const values = readCommandLine({
   name: "bench:build",

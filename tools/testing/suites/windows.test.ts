@@ -12,10 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../testing/workspace";
-import { requireDockerEnvironment, withLogin, type DockerEnvironment } from "../../testing/docker";
-import { requireFleet, type Fleet } from "../../testing/fleet";
-import { createWorkspace, smallFixture, type NxResult, type Workspace } from "../../testing/workspace";
+import { PROJECT_ROOT } from "../workspace";
+import { requireDockerEnvironment, withLogin, type DockerEnvironment } from "../docker";
+import { requireFleet, type Fleet } from "../fleet";
+import { createWorkspace, smallFixture, type NxResult, type Workspace } from "../workspace";
 
 let env: DockerEnvironment;
 let fleet: Fleet;

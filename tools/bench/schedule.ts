@@ -14,14 +14,14 @@
  *
  *   npm run bench:schedule [-- --old-parallel=3]
  */
-import { loadMatrix } from "../libs/matrix/src";
-import { makePlan, type Build } from "../libs/plan/src";
-import { UPSTREAM_REPOSITORIES } from "../libs/tags/src";
-import { readCommandLine } from "../tools/cli";
-import { builderKeyOf, type BuilderKey } from "../tools/nx-plugin/src/builders";
-import { placeBuild } from "../tools/nx-plugin/src/executors/build";
-import type { BuildOptions } from "../tools/nx-plugin/src/executors/options";
-import { Scheduler, type Order, type ScheduledTask } from "../tools/nx-plugin/src/executors/schedule";
+import { loadMatrix } from "../../libs/matrix/src";
+import { makePlan, type Build } from "../../libs/plan/src";
+import { UPSTREAM_REPOSITORIES } from "../../libs/tags/src";
+import { readCommandLine } from "../cli/cli";
+import { builderKeyOf, type BuilderKey } from "../nx-plugin/src/builders";
+import { placeBuild } from "../nx-plugin/src/executors/build";
+import type { BuildOptions } from "../nx-plugin/src/executors/options";
+import { Scheduler, type Order, type ScheduledTask } from "../nx-plugin/src/executors/schedule";
 
 const values = readCommandLine({
   name: "bench:schedule",

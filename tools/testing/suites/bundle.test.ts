@@ -4,7 +4,7 @@
  * graph is always the code in the sources, also in the long-lived daemon.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, smallFixture, type Workspace } from "../../testing/workspace";
+import { createWorkspace, smallFixture, type Workspace } from "../workspace";
 
 const TAGS = "libs/tags/src/index.ts";
 /** Renames every opam image (`…-opam` → `…-opamx`): a change to the code the graph is made by. */

@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { loadMatrix } from "../libs/matrix/src";
-import { makePlan, printReference } from "../libs/plan/src";
-import { UPSTREAM_REPOSITORIES } from "../libs/tags/src";
+import { loadMatrix } from "../../libs/matrix/src";
+import { makePlan, printReference } from "../../libs/plan/src";
+import { UPSTREAM_REPOSITORIES } from "../../libs/tags/src";
 import { parseCommandLine } from "./cli";
-import { PROJECT_ROOT } from "./testing/workspace";
+import { PROJECT_ROOT } from "../testing/workspace";
 
 async function run(file: string, args: readonly string[]) {
   const result = await execa("node", ["-r", "@swc-node/register", file, ...args], { cwd: PROJECT_ROOT, reject: false });
@@ -20,11 +20,11 @@ async function run(file: string, args: readonly string[]) {
 
 /** Each entry point, an option it has, a bad value for it, and a flag it does not have. */
 const ENTRY_POINTS = [
-  { file: "tools/plan.ts", option: "--format", bad: "xml" },
-  { file: "tools/schemas.ts", option: "--check", bad: "yes" },
-  { file: "bench/plan.ts", option: "--runs", bad: "many" },
-  { file: "bench/nx.ts", option: "--runs", bad: "0" },
-  { file: "bench/build.ts", option: "--images", bad: "-3" },
+  { file: "tools/cli/plan.ts", option: "--format", bad: "xml" },
+  { file: "tools/cli/schemas.ts", option: "--check", bad: "yes" },
+  { file: "tools/bench/plan.ts", option: "--runs", bad: "many" },
+  { file: "tools/bench/nx.ts", option: "--runs", bad: "0" },
+  { file: "tools/bench/build.ts", option: "--images", bad: "-3" },
 ] as const;
 
 describe.each(ENTRY_POINTS)("$file", ({ file, option, bad }) => {
@@ -57,7 +57,7 @@ describe("plan", () => {
   const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
 
   it("prints a summary by default: a row per distro with its arches and counts, then the totals", async () => {
-    const result = await run("tools/plan.ts", []);
+    const result = await run("tools/cli/plan.ts", []);
     expect(result.exitCode).toBe(0);
     const rows = new Map(result.stdout.split("\n").map((line) => [line.split(/\s+/)[0] ?? "", line] as const));
     for (const distro of new Set(plan.images.map((i) => i.distro))) {
@@ -72,12 +72,12 @@ describe("plan", () => {
   });
 
   it("prints every Dockerfile with --format=dockerfiles: the committed plan, byte for byte", async () => {
-    const result = await run("tools/plan.ts", ["--format=dockerfiles"]);
+    const result = await run("tools/cli/plan.ts", ["--format=dockerfiles"]);
     expect(result.stdout + "\n" === readFileSync(join(PROJECT_ROOT, "images/builds.expected"), "utf8")).toBe(true);
   });
 
   it("prints the upstream dump with --format=reference (space-separated values work too)", async () => {
-    const result = await run("tools/plan.ts", ["--format", "reference"]);
+    const result = await run("tools/cli/plan.ts", ["--format", "reference"]);
     const reference = printReference(makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "branch" }));
     expect(result.stdout + "\n" === reference).toBe(true);
   });
@@ -98,7 +98,7 @@ describe("plan", () => {
   it("refuses a repository option that is not an image repository, in one line, before planning", async () => {
     // `--staging=` once gave `FROM :alpine-…` (issue 12).
     for (const [flag, value] of [["--staging", ""], ["--public", "Not A Repo"], ["--staging", "ocaml/opam:latest"]] as const) {
-      const result = await run("tools/plan.ts", ["--format=dockerfiles", `${flag}=${value}`]);
+      const result = await run("tools/cli/plan.ts", ["--format=dockerfiles", `${flag}=${value}`]);
       expect(result.exitCode, `${flag}=${value}`).toBe(2);
       expect(result.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(new RegExp(`^plan: ${flag}: "${value}" is not an image repository`))]);
       expect(result.stdout).toBe("");

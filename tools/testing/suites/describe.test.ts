@@ -5,9 +5,9 @@
  */
 import { existsSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as plugin from "./index";
-import { buildOptionsSchema, publishOptionsSchema } from "./executors/options";
-import { createWorkspace, smallFixture, type Workspace } from "../../testing/workspace";
+import * as plugin from "../../nx-plugin/src/index";
+import { buildOptionsSchema, publishOptionsSchema } from "../../nx-plugin/src/executors/options";
+import { createWorkspace, smallFixture, type Workspace } from "../workspace";
 
 describe("the plugin's self-description", () => {
   let ws: Workspace;

@@ -5,10 +5,10 @@
  *   npm run bench:plan [-- --runs 20]
  */
 import { performance } from "node:perf_hooks";
-import { loadMatrix } from "../libs/matrix/src";
-import { makePlan, printReference } from "../libs/plan/src";
-import { UPSTREAM_REPOSITORIES } from "../libs/tags/src";
-import { readCommandLine } from "../tools/cli";
+import { loadMatrix } from "../../libs/matrix/src";
+import { makePlan, printReference } from "../../libs/plan/src";
+import { UPSTREAM_REPOSITORIES } from "../../libs/tags/src";
+import { readCommandLine } from "../cli/cli";
 
 const values = readCommandLine({
   name: "bench:plan",

@@ -12,9 +12,9 @@ import { execa, type ResultPromise } from "execa";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statusSchema, type StatusDocument } from "../../../libs/status/src";
-import { launchChromium } from "../../testing/browser";
-import { createDockerWorkspace, dockerFixture, makeBaseBrokenOnArm64, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
-import { PROJECT_ROOT, type Workspace } from "../../testing/workspace";
+import { launchChromium } from "../browser";
+import { createDockerWorkspace, dockerFixture, makeBaseBrokenOnArm64, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
+import { PROJECT_ROOT, type Workspace } from "../workspace";
 
 let env: DockerEnvironment;
 let ws: Workspace;

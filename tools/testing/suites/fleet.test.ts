@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../../testing/docker";
-import { imagesOn, requireFleet, secretLines, type Fleet } from "../../testing/fleet";
-import type { NxResult, Workspace } from "../../testing/workspace";
+import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
+import { imagesOn, requireFleet, secretLines, type Fleet } from "../fleet";
+import type { NxResult, Workspace } from "../workspace";
 
 let env: DockerEnvironment;
 let fleet: Fleet;

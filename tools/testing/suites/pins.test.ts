@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execaSync } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeOpamRepository, makeTestBase, requireDockerEnvironment, type DockerEnvironment } from "../../testing/docker";
-import { cacheHits, createWorkspace, ranTasks, smallFixture, type Workspace } from "../../testing/workspace";
+import { makeOpamRepository, makeTestBase, requireDockerEnvironment, type DockerEnvironment } from "../docker";
+import { cacheHits, createWorkspace, ranTasks, smallFixture, type Workspace } from "../workspace";
 
 let env: DockerEnvironment;
 let ws: Workspace;

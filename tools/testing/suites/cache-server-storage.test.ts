@@ -12,9 +12,9 @@ import { buffer } from "node:stream/consumers";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireDockerEnvironment } from "../../testing/docker";
-import { directoryStorage, registryStorage, type ArtifactStorage, type StagedArtifact } from "./storage";
-import { startTokenRegistry, type TokenRegistry } from "./testing/token-registry";
+import { requireDockerEnvironment } from "../docker";
+import { directoryStorage, registryStorage, type ArtifactStorage, type StagedArtifact } from "../../cache-server/src/storage";
+import { startTokenRegistry, type TokenRegistry } from "../../cache-server/src/testing/token-registry";
 
 const folders: string[] = [];
 /** A temporary folder, removed after the tests. */

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execaSync } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cacheHits, createWorkspace, PROJECT_ROOT, smallFixture, Workspace } from "../../testing/workspace";
-import { start } from "./main";
-import { nxArtifact } from "./testing/artifacts";
+import { cacheHits, createWorkspace, PROJECT_ROOT, smallFixture, Workspace } from "../workspace";
+import { start } from "../../cache-server/src/main";
+import { nxArtifact } from "../../cache-server/src/testing/artifacts";
 
 const rw = randomBytes(24).toString("hex");
 const ro = randomBytes(24).toString("hex");

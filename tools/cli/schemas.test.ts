@@ -6,7 +6,7 @@ import { renderSchemas } from "./schemas";
 describe("images/schema", () => {
   it("is generated from the zod schemas (regenerate with `npm run schemas`)", () => {
     for (const [file, text] of renderSchemas()) {
-      expect(readFileSync(join(__dirname, "..", file), "utf8") === text, `${file} is stale`).toBe(true);
+      expect(readFileSync(join(__dirname, "../..", file), "utf8") === text, `${file} is stale`).toBe(true);
     }
   });
 
@@ -18,7 +18,7 @@ describe("images/schema", () => {
 });
 
 describe("the Nx executors' schemas", () => {
-  const executors = JSON.parse(readFileSync(join(__dirname, "nx-plugin/executors.json"), "utf8")).executors as Record<string, { schema: string }>;
+  const executors = JSON.parse(readFileSync(join(__dirname, "../nx-plugin/executors.json"), "utf8")).executors as Record<string, { schema: string }>;
 
   it("are the files executors.json names, generated, in Nx's version 2 format", () => {
     const files = renderSchemas();

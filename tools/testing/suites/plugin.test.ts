@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadMatrix } from "../../../libs/matrix/src";
 import { makePlan } from "../../../libs/plan/src";
-import { cacheHits, createWorkspace, ranTasks, smallFixture, Workspace, PROJECT_ROOT } from "../../testing/workspace";
+import { cacheHits, createWorkspace, ranTasks, smallFixture, Workspace, PROJECT_ROOT } from "../workspace";
 
 const DRY = { dryRun: true };
 

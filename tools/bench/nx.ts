@@ -11,7 +11,7 @@
  *   3. createNodes for the full matrix, first call in a fresh process: ≤ 50 ms;
  * and for context: the same empty workspace with a one-project TypeScript
  * plugin (what plugin isolation costs any TypeScript plugin), and a cold
- * `run-many -t render`. The fourth ratio is bench/build.ts's.
+ * `run-many -t render`. The fourth ratio is tools/bench/build.ts's.
  *
  *   npm run bench:nx [-- --runs 5]
  */
@@ -19,9 +19,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execaSync } from "execa";
-import { IMAGES_LAYOUT } from "../libs/matrix/src";
-import { readCommandLine } from "../tools/cli";
-import { createWorkspace, PROJECT_ROOT } from "../tools/testing/workspace";
+import { IMAGES_LAYOUT } from "../../libs/matrix/src";
+import { readCommandLine } from "../cli/cli";
+import { createWorkspace, PROJECT_ROOT } from "../testing/workspace";
 
 const values = readCommandLine({
   name: "bench:nx",
