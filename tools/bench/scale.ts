@@ -26,21 +26,7 @@ import { UPSTREAM_REPOSITORIES } from "../../libs/tags/src";
 import { readCommandLine } from "../cli/cli";
 import { createWorkspace, PROJECT_ROOT, type Workspace } from "../testing/workspace";
 
-const values = readCommandLine({
-  name: "bench:scale",
-  usage: "npm run bench:scale [-- --runs=3 --sizes=1,10]",
-  summary: "Times nx show projects, a cold dry-run publish and a run with nothing to do on the matrix at 1x and 10x, against a floor workspace of the same shape.",
-  options: {
-    runs: { kind: "count", value: "n", default: 3, description: "rounds of every measure (medians are printed)" },
-    sizes: {
-      kind: "string",
-      value: "list",
-      default: "1,10",
-      description: "matrix sizes, as multiples of images/",
-      check: (text) => (/^\d+(,\d+)*$/.test(text) && text.split(",").every((n) => Number(n) >= 1) ? undefined : "not a comma-separated list of whole numbers of at least 1"),
-    },
-  },
-} as const);
+
 
 const NX = join(PROJECT_ROOT, "node_modules/.bin/nx");
 const BASE_ENV = { NX_DAEMON: "false", NX_NO_CLOUD: "true", NX_TUI: "false", FORCE_COLOR: "0" };
@@ -88,7 +74,7 @@ function oursAt(size: number): { ws: Workspace; plan: Plan } {
 }
 
 /** The floor: the same projects and task graph, each task a cached shell command writing one file. */
-function floorFor(plan: Plan): string {
+export function floorFor(plan: Plan): string {
   const dir = mkdtempSync(join(tmpdir(), "obi-floor-"));
   writeFileSync(join(dir, "package.json"), '{ "name": "floor", "private": true }\n');
   writeFileSync(join(dir, "nx.json"), JSON.stringify({ namedInputs: { default: ["{projectRoot}/**/*"] } }, null, 2));
@@ -142,53 +128,72 @@ function summary(samples: readonly Record<Measure, Sample>[]): Record<Measure, S
   return { show: pick("show"), cold: pick("cold"), cached: pick("cached") };
 }
 
-const sizes = values.sizes.split(",").map(Number);
-const created: { size: number; ours: Workspace; floor: string; plan: Plan }[] = [];
-try {
-  for (const size of sizes) {
-    const { ws, plan } = oursAt(size);
-    created.push({ size, ours: ws, floor: floorFor(plan), plan });
-  }
-  const loadBefore = loadavg()[0] ?? 0;
-  const results = created.map(() => ({ ours: [] as Record<Measure, Sample>[], floor: [] as Record<Measure, Sample>[] }));
-  for (let r = 0; r < values.runs; r++) {
+function main(): void {
+  const values = readCommandLine({
+    name: "bench:scale",
+    usage: "npm run bench:scale [-- --runs=3 --sizes=1,10]",
+    summary: "Times nx show projects, a cold dry-run publish and a run with nothing to do on the matrix at 1x and 10x, against a floor workspace of the same shape.",
+    options: {
+      runs: { kind: "count", value: "n", default: 3, description: "rounds of every measure (medians are printed)" },
+      sizes: {
+        kind: "string",
+        value: "list",
+        default: "1,10",
+        description: "matrix sizes, as multiples of images/",
+        check: (text) => (/^\d+(,\d+)*$/.test(text) && text.split(",").every((n) => Number(n) >= 1) ? undefined : "not a comma-separated list of whole numbers of at least 1"),
+      },
+    },
+  } as const);
+  const sizes = values.sizes.split(",").map(Number);
+  const created: { size: number; ours: Workspace; floor: string; plan: Plan }[] = [];
+  try {
+    for (const size of sizes) {
+      const { ws, plan } = oursAt(size);
+      created.push({ size, ours: ws, floor: floorFor(plan), plan });
+    }
+    const loadBefore = loadavg()[0] ?? 0;
+    const results = created.map(() => ({ ours: [] as Record<Measure, Sample>[], floor: [] as Record<Measure, Sample>[] }));
+    for (let r = 0; r < values.runs; r++) {
+      created.forEach((c, i) => {
+        results[i]?.ours.push(round(c.ours.dir, { OBI_DRY_RUN: "1" }));
+        results[i]?.floor.push(round(c.floor, {}));
+      });
+    }
+    const version = /\d+\.\d+\.\d+\S*/.exec(execaSync(NX, ["--version"], { cwd: created[0]?.floor ?? PROJECT_ROOT, env: BASE_ENV }).stdout)?.[0] ?? "?";
+    console.log(
+      `bench:scale: Nx ${version}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${values.runs} rounds (medians; peak RSS of the largest process, the highest seen), no daemon, ${new Date().toISOString().slice(0, 10)}`,
+    );
+    console.log(`  load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after`);
+    const cell = (s: Sample) => `${s.seconds.toFixed(2).padStart(7)} s${s.peakMb === undefined ? "" : ` ${s.peakMb.toFixed(0).padStart(5)} MB`}`;
+    const LABELS: Record<Measure, string> = {
+      show: "nx show projects, cold",
+      cold: "run-many -t publish, cold (dry run)",
+      cached: "the same again, nothing to do",
+    };
     created.forEach((c, i) => {
-      results[i]?.ours.push(round(c.ours.dir, { OBI_DRY_RUN: "1" }));
-      results[i]?.floor.push(round(c.floor, {}));
+      const ours = summary(results[i]?.ours ?? []);
+      const floor = summary(results[i]?.floor ?? []);
+      const tasks = c.plan.images.reduce((n, image) => n + image.builds.length + 2, 0);
+      console.log(`\n${c.size}x: ${c.plan.images.length} images, ${tasks} tasks`);
+      console.log(`  ${"".padEnd(38)} ${"ours".padStart(18)} ${"floor".padStart(18)}   ratio`);
+      for (const m of MEASURES) {
+        console.log(`  ${LABELS[m].padEnd(38)} ${cell(ours[m]).padStart(18)} ${cell(floor[m]).padStart(18)}   ${(ours[m].seconds / floor[m].seconds).toFixed(2)}x`);
+      }
+      const target = (label: string, value: number, limit: number, unit: string) =>
+        `  target: ${label.padEnd(36)} ${value.toFixed(2).padStart(7)}${unit} <= ${limit}${unit}  ${value <= limit ? "met" : "NOT met"}`;
+      console.log(target("nothing to do / floor", ours.cached.seconds / floor.cached.seconds, 1.3, "x"));
+      if (c.size >= 10) {
+        console.log(target("cold dry run", ours.cold.seconds, 45, " s"));
+        if (ours.cold.peakMb !== undefined) console.log(target("cold dry run, peak RSS", ours.cold.peakMb, 600, " MB"));
+        console.log(target("show projects, cold", ours.show.seconds, 3, " s"));
+      }
     });
-  }
-  const version = /\d+\.\d+\.\d+\S*/.exec(execaSync(NX, ["--version"], { cwd: created[0]?.floor ?? PROJECT_ROOT, env: BASE_ENV }).stdout)?.[0] ?? "?";
-  console.log(
-    `bench:scale: Nx ${version}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${values.runs} rounds (medians; peak RSS of the largest process, the highest seen), no daemon, ${new Date().toISOString().slice(0, 10)}`,
-  );
-  console.log(`  load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after`);
-  const cell = (s: Sample) => `${s.seconds.toFixed(2).padStart(7)} s${s.peakMb === undefined ? "" : ` ${s.peakMb.toFixed(0).padStart(5)} MB`}`;
-  const LABELS: Record<Measure, string> = {
-    show: "nx show projects, cold",
-    cold: "run-many -t publish, cold (dry run)",
-    cached: "the same again, nothing to do",
-  };
-  created.forEach((c, i) => {
-    const ours = summary(results[i]?.ours ?? []);
-    const floor = summary(results[i]?.floor ?? []);
-    const tasks = c.plan.images.reduce((n, image) => n + image.builds.length + 2, 0);
-    console.log(`\n${c.size}x: ${c.plan.images.length} images, ${tasks} tasks`);
-    console.log(`  ${"".padEnd(38)} ${"ours".padStart(18)} ${"floor".padStart(18)}   ratio`);
-    for (const m of MEASURES) {
-      console.log(`  ${LABELS[m].padEnd(38)} ${cell(ours[m]).padStart(18)} ${cell(floor[m]).padStart(18)}   ${(ours[m].seconds / floor[m].seconds).toFixed(2)}x`);
+  } finally {
+    for (const c of created) {
+      c.ours.dispose();
+      rmSync(c.floor, { recursive: true, force: true });
     }
-    const target = (label: string, value: number, limit: number, unit: string) =>
-      `  target: ${label.padEnd(36)} ${value.toFixed(2).padStart(7)}${unit} <= ${limit}${unit}  ${value <= limit ? "met" : "NOT met"}`;
-    console.log(target("nothing to do / floor", ours.cached.seconds / floor.cached.seconds, 1.3, "x"));
-    if (c.size >= 10) {
-      console.log(target("cold dry run", ours.cold.seconds, 45, " s"));
-      if (ours.cold.peakMb !== undefined) console.log(target("cold dry run, peak RSS", ours.cold.peakMb, 600, " MB"));
-      console.log(target("show projects, cold", ours.show.seconds, 3, " s"));
-    }
-  });
-} finally {
-  for (const c of created) {
-    c.ours.dispose();
-    rmSync(c.floor, { recursive: true, force: true });
   }
 }
+
+if (require.main === module) main();
