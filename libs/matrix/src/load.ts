@@ -42,19 +42,44 @@ export class MatrixError extends Error {
 /** Past this many problems in one file the rest are counted, not listed: a broken list can hold thousands. */
 const MAX_PROBLEMS_PER_FILE = 20;
 
-/** The first string (key or value) holding a control or bidirectional character: where and which. */
-function unsafeText(json: unknown, path: PropertyKey[] = []): { path: PropertyKey[]; character: string } | undefined {
-  if (typeof json === "string") {
-    const character = unsafeCharacter(json);
-    return character ? { path, character } : undefined;
-  }
-  if (json === null || typeof json !== "object") return undefined;
-  for (const [key, value] of Object.entries(json)) {
-    const here = [...path, Array.isArray(json) ? Number(key) : key];
-    const inKey = Array.isArray(json) ? undefined : unsafeCharacter(key);
-    if (inKey) return { path: here, character: inKey };
-    const found = unsafeText(value, here);
-    if (found) return found;
+/** A field's place as a chain up to the top: deep nesting costs no copies. */
+interface Place {
+  readonly up?: Place;
+  readonly key: PropertyKey;
+}
+const pathOf = (place: Place | undefined): PropertyKey[] => {
+  const keys: PropertyKey[] = [];
+  for (let p = place; p; p = p.up) keys.push(p.key);
+  return keys.reverse();
+};
+
+/**
+ * The first string (key or value) holding a control or bidirectional
+ * character: where and which. Walked with a stack of its own, not recursion:
+ * a 1 MiB file can nest half a million lists.
+ */
+function unsafeText(json: unknown): { path: PropertyKey[]; character: string } | undefined {
+  const todo: { value: unknown; place?: Place }[] = [{ value: json }];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const { value, place } = item;
+    if (typeof value === "string") {
+      const character = unsafeCharacter(value);
+      if (character) return { path: pathOf(place), character };
+      continue;
+    }
+    if (value === null || typeof value !== "object") continue;
+    // Pushed last first, so the first problem in the file's order is found first.
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) todo.push({ value: value[i] as unknown, place: { up: place, key: i } });
+      continue;
+    }
+    const keys = Object.keys(value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      const here: Place = { up: place, key };
+      todo.push({ value: (value as Record<string, unknown>)[key], place: here });
+      todo.push({ value: key, place: here });
+    }
   }
   return undefined;
 }

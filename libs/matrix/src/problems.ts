@@ -35,8 +35,13 @@ function whatIsValid(bad: string, known: readonly unknown[]): string {
   return guess !== undefined ? `did you mean ${JSON.stringify(guess)}?` : `known: ${known.map(String).join(", ")}`;
 }
 
+/** Longest field path shown whole: a path half a million lists deep stays one readable line. */
+const MAX_PATH_CHARS = 120;
+
 export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.length ? escapeText(path.map(String).join(".")) : "(top level)";
+  if (!path.length) return "(top level)";
+  const whole = escapeText(path.map(String).join("."));
+  return whole.length <= MAX_PATH_CHARS ? whole : `${whole.slice(0, MAX_PATH_CHARS / 2)}…(${path.length} deep)…${whole.slice(-MAX_PATH_CHARS / 2)}`;
 }
 
 /** The minimum of zod's internals this needs to find the schema of a field. */

@@ -132,6 +132,14 @@ describe("loadMatrix reads only text that is safe to show", () => {
     expect(found.join("\n")).not.toMatch(/[\u2066\u202E]/);
   });
 
+  it("finds a bidirectional character half a million lists deep, in one short line", () => {
+    const depth = 400_000;
+    writeFileSync(join(root, "images/debian-12/image.json"), `{"title": ${"[".repeat(depth)}"\u202E"${"]".repeat(depth)}}`);
+    const found = problems();
+    expect(found).toEqual([expect.stringMatching(/^images\/debian-12\/image\.json: title\.0\.0.*…\(400001 deep\)….*\.0: holds U\+202E; /)]);
+    expect(found[0]!.length).toBeLessThan(300);
+  });
+
   it("refuses a file that is not UTF-8 in words", () => {
     writeFileSync(join(root, "images/opam-repository.json"), Buffer.from([0x7b, 0xff, 0xfe, 0x7d]));
     expect(problems()).toEqual(["images/opam-repository.json: (top level): not UTF-8 text"]);
