@@ -15,11 +15,12 @@
  *
  *   npm run bench:nx [-- --runs 5]
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execaSync } from "execa";
 import { IMAGES_LAYOUT } from "../../libs/matrix/src";
+import { listImagesFolder } from "../../libs/matrix/src/read";
 import { readCommandLine } from "../cli/cli";
 import { createWorkspace, PROJECT_ROOT } from "../testing/workspace";
 
@@ -84,7 +85,7 @@ function probeCreateNodes(root: string): { loadMs: number; firstMs: number; warm
   const nxJson = JSON.parse(readFileSync(join(root, "nx.json"), "utf8")) as { plugins: { plugin: string; options?: unknown }[] };
   const entry = nxJson.plugins[0] as { plugin: string; options?: unknown };
   const files = [
-    ...readdirSync(join(root, IMAGES_LAYOUT.dir))
+    ...IMAGES_LAYOUT.distroFolders(listImagesFolder(root, IMAGES_LAYOUT.dir))
       .map((d) => IMAGES_LAYOUT.distroFile(d))
       .filter((file) => existsSync(join(root, file))),
     IMAGES_LAYOUT.compilers,

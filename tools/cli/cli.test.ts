@@ -2,7 +2,7 @@
  * Every command-line entry point, spawned for real: --help, one-line refusals
  * (exit 2), a quiet exit when stdout's reader goes away; and what plan prints.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -92,6 +92,25 @@ describe("plan", () => {
       expect(written === readFileSync(join(PROJECT_ROOT, "images/builds.expected"), "utf8")).toBe(true);
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("npm run schemas neither reads nor writes through a link in images/schema/ (issue 16)", async () => {
+    const root = mkdtempSync(join(tmpdir(), "obi-schemas-"));
+    const outside = mkdtempSync(join(tmpdir(), "obi-schemas-outside-"));
+    try {
+      cpSync(join(PROJECT_ROOT, "images"), join(root, "images"), { recursive: true });
+      symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
+      writeFileSync(join(outside, "target"), "not a schema\n");
+      rmSync(join(root, "images/schema/image.schema.json"));
+      symlinkSync(join(outside, "target"), join(root, "images/schema/image.schema.json"));
+      const result = await execa("node", ["-r", "@swc-node/register", join(PROJECT_ROOT, "tools/schemas.ts")], { cwd: root, reject: false });
+      expect(result.exitCode).toBe(1);
+      expect(String(result.stderr).trimEnd().split("\n")).toEqual(["images/schema/image.schema.json: a symbolic link; images/ holds regular files and folders only"]);
+      expect(readFileSync(join(outside, "target"), "utf8")).toBe("not a schema\n");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
     }
   });
 

@@ -5,10 +5,11 @@
  * which `nx run … --help` lists and Nx checks. With --check, only reports
  * whether the committed schemas are current.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { IMAGES_LAYOUT, SCHEMAS } from "../../libs/matrix/src";
+import { readImagesFile } from "../../libs/matrix/src/read";
 import { readCommandLine } from "./cli";
 import { renderExecutorSchemas } from "../nx-plugin/src/executors/options";
 import { statusSchema } from "../../libs/status/src";
@@ -42,10 +43,21 @@ function main(argv: readonly string[]): number {
   for (const [file, text] of renderSchemas()) {
     const path = join(root, file);
     let current: string | undefined;
-    try {
-      current = readFileSync(path, "utf8");
-    } catch {
-      current = undefined;
+    if (file.startsWith(`${IMAGES_LAYOUT.dir}/`) && lstatSync(path, { throwIfNoEntry: false })) {
+      // Read like every file of images/: a link or a FIFO there is refused, never read or written through.
+      const source = readImagesFile(root, file);
+      if (source.kind === "refused") {
+        process.stderr.write(`${source.problem}\n`);
+        stale++;
+        continue;
+      }
+      current = source.text;
+    } else {
+      try {
+        current = readFileSync(path, "utf8");
+      } catch {
+        current = undefined;
+      }
     }
     if (current === text) continue;
     if (check) {

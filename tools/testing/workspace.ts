@@ -80,6 +80,8 @@ export interface NxResult {
   readonly stdout: string;
   readonly stderr: string;
   readonly all: string;
+  /** Killed at the bound `nx()` was given. */
+  readonly timedOut: boolean;
 }
 
 export class Workspace {
@@ -118,11 +120,13 @@ export class Workspace {
    * task cache of this workspace's own (Nx 24 otherwise shares one per user
    * between every checkout of a repository).
    */
-  async nx(args: readonly string[], env: Record<string, string> = {}): Promise<NxResult> {
+  async nx(args: readonly string[], env: Record<string, string> = {}, opts: { timeoutMs?: number } = {}): Promise<NxResult> {
     const result = await execa(join(PROJECT_ROOT, "node_modules/.bin/nx"), [...args], {
       cwd: this.dir,
       reject: false,
       all: true,
+      // A test of something that once hung bounds its nx: killed past the bound, it fails.
+      ...(opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs, forceKillAfterDelay: 2000 }),
       env: {
         NX_DAEMON: "false",
         NX_NO_CLOUD: "true",
@@ -133,7 +137,7 @@ export class Workspace {
         ...env,
       },
     });
-    return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr), all: String(result.all) };
+    return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr), all: String(result.all), timedOut: result.timedOut };
   }
 
   async nxOk(args: readonly string[], env: Record<string, string> = {}): Promise<NxResult> {

@@ -2,13 +2,13 @@
  * Reads and validates images/. Every problem becomes one line naming the
  * file and the field, and nothing is returned until all files are valid.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
 import { FAMILY_FACTS, familyUses, type Distro, type DistroBase, type Matrix, type OpamBuild } from "../../distros/src";
 import { parseRange, parseVersion } from "../../ocaml/src";
 import { reservedNameProblem } from "../../tags/src";
-import { describeIssue, describeJsonError } from "./problems";
+import { describeIssue, describeJsonError, fieldPath } from "./problems";
 import {
   compilersFileSchema,
   distroFileSchema,
@@ -22,28 +22,67 @@ import {
   type UpstreamFile,
   nameSchema,
 } from "./schema";
-import { IMAGES_LAYOUT, type FolderListing } from "./layout";
+import { IMAGES_LAYOUT } from "./layout";
+import { ImagesReadError, listImagesFolder, readImagesFile, type Source } from "./read";
+import { unsafeCharacter } from "./text";
+
+export { MAX_FILE_BYTES, type Source } from "./read";
 
 export class MatrixError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    // One problem can be found twice (a link is refused by the layout and by its reader): say it once.
+    const unique = [...new Set(problems)];
+    super(unique.join("\n"));
+    this.problems = unique;
     this.name = "MatrixError";
   }
 }
 
-/**
- * The largest file under images/ that is read: the largest today is under
- * 2 KB, and a megabyte still parses and validates in milliseconds, so a
- * runaway file is refused before it can stall or exhaust the plan.
- */
-export const MAX_FILE_BYTES = 1024 * 1024;
 /** Past this many problems in one file the rest are counted, not listed: a broken list can hold thousands. */
 const MAX_PROBLEMS_PER_FILE = 20;
 
-/** A file of images/ (path relative to the workspace root): its text, or why it was not read. */
-export type Source =
-  | { readonly kind: "read"; readonly file: string; readonly text: string }
-  | { readonly kind: "refused"; readonly file: string; readonly problem: string };
+/** A field's place as a chain up to the top: deep nesting costs no copies. */
+interface Place {
+  readonly up?: Place;
+  readonly key: PropertyKey;
+}
+const pathOf = (place: Place | undefined): PropertyKey[] => {
+  const keys: PropertyKey[] = [];
+  for (let p = place; p; p = p.up) keys.push(p.key);
+  return keys.reverse();
+};
+
+/**
+ * The first string (key or value) holding a control or bidirectional
+ * character: where and which. Walked with a stack of its own, not recursion:
+ * a 1 MiB file can nest half a million lists.
+ */
+function unsafeText(json: unknown): { path: PropertyKey[]; character: string } | undefined {
+  const todo: { value: unknown; place?: Place }[] = [{ value: json }];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const { value, place } = item;
+    if (typeof value === "string") {
+      const character = unsafeCharacter(value);
+      if (character) return { path: pathOf(place), character };
+      continue;
+    }
+    if (value === null || typeof value !== "object") continue;
+    // Pushed last first, so the first problem in the file's order is found first.
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) todo.push({ value: value[i] as unknown, place: { up: place, key: i } });
+      continue;
+    }
+    const keys = Object.keys(value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      const here: Place = { up: place, key };
+      todo.push({ value: (value as Record<string, unknown>)[key], place: here });
+      todo.push({ value: key, place: here });
+    }
+  }
+  return undefined;
+}
 
 /** A file's JSON (if it is JSON at all) and its validated contents (if valid). */
 interface Parsed<T> {
@@ -61,6 +100,12 @@ function parseFile<S extends z.ZodType>(schema: S, source: Source, problems: str
     json = JSON.parse(source.text);
   } catch (e) {
     problems.push(describeJsonError(source.file, source.text, e as Error));
+    return {};
+  }
+  const unsafe = unsafeText(json);
+  if (unsafe) {
+    // Refused before any check quotes the text; the file's claims are unknown.
+    problems.push(`${source.file}: ${fieldPath(unsafe.path)}: holds ${unsafe.character}; text in images/ may not hold control or bidirectional characters`);
     return {};
   }
   const result = schema.safeParse(json, { reportInput: true });
@@ -250,55 +295,46 @@ export function parseMatrix(
   return { distros, releases: toReleases(compilers), opam: toOpamBuilds(opam, repository) };
 }
 
-/** A file under `root`, unless it is too large or cannot be read (then one line says so). */
-function readSource(root: string, file: string): Source {
-  const refused = (why: string): Source => ({ kind: "refused", file, problem: `${file}: (top level): ${why}` });
-  try {
-    const bytes = statSync(join(root, file)).size;
-    if (bytes > MAX_FILE_BYTES) {
-      const mib = (n: number) => `${Number((n / (1024 * 1024)).toFixed(1))} MiB`;
-      return refused(`${mib(bytes)}, more than the ${mib(MAX_FILE_BYTES)} an images/ file may have`);
-    }
-    return { kind: "read", file, text: readFileSync(join(root, file), "utf8") };
-  } catch (e) {
-    return refused(`cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-}
-
-/** A folder's files and folders, by name and sorted. */
-function listFolder(root: string, folder: string): FolderListing {
-  const entries = readdirSync(join(root, folder), { withFileTypes: true });
-  const names = (keep: (isFolder: boolean) => boolean) =>
-    entries
-      .filter((e) => keep(e.isDirectory()))
-      .map((e) => e.name)
-      .sort();
-  return { files: names((isFolder) => !isFolder), folders: names((isFolder) => isFolder) };
-}
-
 /** Reads the matrix under `root` (the workspace root). */
 export function loadMatrix(root: string): Matrix {
-  const list = (folder: string) => listFolder(root, folder);
-  // One folder per distro, each with its distro file; anything else under images/ is refused by name.
-  const layoutProblems = IMAGES_LAYOUT.unknownEntries(list);
-  const distroFiles = IMAGES_LAYOUT.distroFolders(list(IMAGES_LAYOUT.dir))
-    .map((folder) => IMAGES_LAYOUT.distroFile(folder))
-    .filter((file) => statSync(join(root, file), { throwIfNoEntry: false }));
-  return parseMatrix(
-    {
-      distros: distroFiles.map((file) => readSource(root, file)),
-      compilers: readSource(root, IMAGES_LAYOUT.compilers),
-      opam: readSource(root, IMAGES_LAYOUT.opam),
-      opamRepository: readSource(root, IMAGES_LAYOUT.opamRepository),
-    },
-    layoutProblems,
-  );
+  try {
+    const list = (folder: string) => listImagesFolder(root, folder);
+    // One folder per distro, each with its distro file; anything else under images/ is refused by name.
+    const layoutProblems = IMAGES_LAYOUT.unknownEntries(list);
+    // lstat: a distro file that is a link is read, that is refused, not skipped.
+    const distroFiles = IMAGES_LAYOUT.distroFolders(list(IMAGES_LAYOUT.dir))
+      .map((folder) => IMAGES_LAYOUT.distroFile(folder))
+      .filter((file) => lstatSync(join(root, file), { throwIfNoEntry: false }));
+    return parseMatrix(
+      {
+        distros: distroFiles.map((file) => readImagesFile(root, file)),
+        compilers: readImagesFile(root, IMAGES_LAYOUT.compilers),
+        opam: readImagesFile(root, IMAGES_LAYOUT.opam),
+        opamRepository: readImagesFile(root, IMAGES_LAYOUT.opamRepository),
+      },
+      layoutProblems,
+    );
+  } catch (e) {
+    if (e instanceof ImagesReadError) throw new MatrixError([e.message]);
+    throw e;
+  }
 }
 
 /** Reads images/upstream.json: which upstream releases the data and recipes follow. */
 export function loadUpstream(root: string): UpstreamFile {
   const problems: string[] = [];
-  const upstream = parseFile(upstreamFileSchema, readSource(root, IMAGES_LAYOUT.upstream), problems).data;
+  const upstream = parseFile(upstreamFileSchema, readImagesFile(root, IMAGES_LAYOUT.upstream), problems).data;
   if (!upstream) throw new MatrixError(problems);
   return upstream;
+}
+
+/** One file of images/ as JSON, read like the matrix's files (a link or a FIFO is refused); for tools that rewrite it. */
+export function loadJson(root: string, file: string): unknown {
+  const source = readImagesFile(root, file);
+  if (source.kind === "refused") throw new MatrixError([source.problem]);
+  try {
+    return JSON.parse(source.text);
+  } catch (e) {
+    throw new MatrixError([describeJsonError(file, source.text, e as Error)]);
+  }
 }

@@ -6,6 +6,7 @@ import type { z } from "zod";
 import { FAMILIES } from "../../distros/src";
 import { ARCHES, OPTION_NAMES } from "../../ocaml/src";
 import { closest } from "./suggest";
+import { escapeText } from "./text";
 
 /** What a value of a known closed set is called in a message. */
 const NOUNS: readonly (readonly [readonly string[], string])[] = [
@@ -23,7 +24,7 @@ function nounFor(values: readonly unknown[]): string | undefined {
 function quote(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (value !== null && typeof value === "object") return "an object";
-  return JSON.stringify(value) ?? String(value);
+  return escapeText(JSON.stringify(value) ?? String(value));
 }
 
 const isPrimitive = (value: unknown): boolean => value === null || (typeof value !== "object" && value !== undefined);
@@ -34,8 +35,13 @@ function whatIsValid(bad: string, known: readonly unknown[]): string {
   return guess !== undefined ? `did you mean ${JSON.stringify(guess)}?` : `known: ${known.map(String).join(", ")}`;
 }
 
+/** Longest field path shown whole: a path half a million lists deep stays one readable line. */
+const MAX_PATH_CHARS = 120;
+
 export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.length ? path.map(String).join(".") : "(top level)";
+  if (!path.length) return "(top level)";
+  const whole = escapeText(path.map(String).join("."));
+  return whole.length <= MAX_PATH_CHARS ? whole : `${whole.slice(0, MAX_PATH_CHARS / 2)}…(${path.length} deep)…${whole.slice(-MAX_PATH_CHARS / 2)}`;
 }
 
 /** The minimum of zod's internals this needs to find the schema of a field. */
@@ -136,5 +142,5 @@ export function describeJsonError(file: string, text: string, error: Error): str
   const line = before.length;
   const column = (before.at(-1)?.length ?? 0) + 1;
   const reason = error.message.replace(/ in JSON at position \d+.*$/, "").replace(/^Unexpected end of JSON input$/, "unexpected end of the file");
-  return `${file}:${line}:${column}: not valid JSON: ${reason}`;
+  return `${file}:${line}:${column}: not valid JSON: ${escapeText(reason)}`;
 }

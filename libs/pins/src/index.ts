@@ -4,9 +4,9 @@
  * commit or digest it stood at. The updater looks the current ones up and
  * rewrites exactly the pins that moved. The look-ups are behind `Upstream`.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { IMAGES_LAYOUT } from "../../matrix/src/layout";
+import { IMAGES_LAYOUT, loadJson, loadMatrix } from "../../matrix/src";
 
 export interface Upstream {
   /** The commit a branch of a git repository points at now. */
@@ -33,10 +33,11 @@ interface PinSite {
   lookUp(upstream: Upstream, json: Json): Promise<string>;
 }
 
+/** Every pin of a valid matrix: the matrix is loaded first, so images/ is read the one way and every file is checked. */
 function sites(root: string): PinSite[] {
+  const matrix = loadMatrix(root);
   const list: PinSite[] = [];
-  const opam = JSON.parse(readFileSync(join(root, IMAGES_LAYOUT.opam), "utf8")) as { url: string; builds: { branch: string }[] };
-  opam.builds.forEach((build, i) => {
+  matrix.opam.builds.forEach((build, i) => {
     const entry = (json: Json) => (json.builds as Json[])[i] as Json;
     list.push({
       file: IMAGES_LAYOUT.opam,
@@ -53,21 +54,11 @@ function sites(root: string): PinSite[] {
     write: (json, value) => (json.commit = value),
     lookUp: (upstream, json) => upstream.branchHead(json.url as string, json.branch as string),
   });
-  for (const dir of readdirSync(join(root, IMAGES_LAYOUT.dir), { withFileTypes: true })) {
-    if (!dir.isDirectory()) continue;
-    const file = IMAGES_LAYOUT.distroFile(dir.name);
-    let json: Json;
-    try {
-      json = JSON.parse(readFileSync(join(root, file), "utf8")) as Json;
-    } catch {
-      continue;
-    }
-    // A deprecated distro is built nowhere: its base is history, not a pin to move.
-    if (json.status === "deprecated") continue;
-    const base = json.base as { image: string; tag: string };
+  // A deprecated distro is built nowhere: its base is history, not a pin to move.
+  for (const distro of matrix.distros.filter((d) => d.status !== "deprecated")) {
     list.push({
-      file,
-      pin: `base ${base.image}:${base.tag}`,
+      file: distro.file,
+      pin: `base ${distro.base.image}:${distro.base.tag}`,
       read: (j) => (j.base as Json).digest as string | undefined,
       write: (j, value) => ((j.base as Json).digest = value),
       lookUp: (upstream, j) => upstream.imageDigest((j.base as Json).image as string, (j.base as Json).tag as string),
@@ -86,7 +77,7 @@ export async function updatePins(root: string, upstream: Upstream, opts: { write
   const load = (file: string) => {
     const known = files.get(file);
     if (known) return known;
-    const json = JSON.parse(readFileSync(join(root, file), "utf8")) as Json;
+    const json = loadJson(root, file) as Json;
     files.set(file, json);
     return json;
   };

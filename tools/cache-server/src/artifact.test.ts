@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 import { NxArtifactCheck } from "./artifact";
 import { nxTar, tarEntry } from "./testing/artifacts";
 
-async function check(bytes: Buffer, chunk = 7): Promise<string | undefined> {
-  const c = new NxArtifactCheck();
+async function check(bytes: Buffer, chunk = 7, maxUnpackedBytes = 1 << 30): Promise<string | undefined> {
+  const c = new NxArtifactCheck(maxUnpackedBytes);
   for (let i = 0; i < bytes.length; i += chunk) await c.write(bytes.subarray(i, i + chunk));
   return c.end();
 }
@@ -37,5 +37,12 @@ describe("the Nx artifact check", () => {
   it("refuses a code entry that is not 4 bytes", async () => {
     const tar = Buffer.concat([tarEntry("terminalOutput", Buffer.from("x")), tarEntry("code", Buffer.from("0")), Buffer.alloc(1024)]);
     expect(await check(gzipSync(tar))).toMatch(/code entry holds 1 bytes/);
+  });
+
+  it("stops inflating past its bound, in the middle of a chunk, and says so", async () => {
+    const tar = nxTar({ "dist/zeros": Buffer.alloc(8 << 20) });
+    expect(await check(gzipSync(tar), 65536, 9 << 20)).toBeUndefined();
+    // The whole bomb in one chunk: the check stops at the bound, not after inflating all of it.
+    expect(await check(gzipSync(tar), 1 << 30, 1 << 20)).toBe(`it unpacks to more than ${1 << 20} bytes`);
   });
 });

@@ -7,6 +7,10 @@
  * upload while it streams in, in bounded memory: gzip that inflates to the
  * end and passes its checksum, tar headers with valid checksums, entries
  * complete, no path leaving the extraction folder, both Nx entries present.
+ * What it inflates is bounded (`maxUnpackedBytes`): a gzip bomb (4 MiB that
+ * unpack to 4 GiB) would otherwise cost the server 20 s of CPU to check and
+ * every client that replays it 4 GiB of disk. The bound bounds the check's
+ * time too: the work is proportional to the bytes inflated.
  */
 import { createGunzip, type Gunzip } from "node:zlib";
 
@@ -157,11 +161,27 @@ export class NxArtifactCheck {
   private readonly gunzip: Gunzip = createGunzip();
   private readonly tar = new TarWalker();
   private bytes = 0;
+  private unpacked = 0;
   private head: Buffer = Buffer.alloc(0);
   private gzipProblem: string | undefined;
+  /** Ends the wait for the chunk being inflated when inflating stops early. */
+  private stopWaiting: (() => void) | undefined;
+  /** Inflated past the bound: refused as too large, not as malformed. */
+  tooLargeUnpacked = false;
 
-  constructor() {
-    this.gunzip.on("data", (data: Buffer) => this.tar.push(data));
+  constructor(private readonly maxUnpackedBytes: number) {
+    this.gunzip.on("data", (data: Buffer) => {
+      if (this.tooLargeUnpacked) return;
+      this.unpacked += data.length;
+      if (this.unpacked > this.maxUnpackedBytes) {
+        // Stop inflating now, in the middle of the chunk: one chunk of a bomb inflates a thousandfold.
+        this.tooLargeUnpacked = true;
+        this.gunzip.destroy();
+        this.stopWaiting?.();
+        return;
+      }
+      this.tar.push(data);
+    });
     this.gunzip.on("error", (e: NodeJS.ErrnoException) => {
       this.gzipProblem ??= e.code === "Z_BUF_ERROR" ? "truncated: the gzip stream ends early" : `broken gzip stream (${e.message})`;
     });
@@ -169,7 +189,7 @@ export class NxArtifactCheck {
 
   /** True once the upload is known to be bad; the rest need not be stored. */
   get failed(): boolean {
-    return this.gzipProblem !== undefined || this.tar.problem !== undefined;
+    return this.tooLargeUnpacked || this.gzipProblem !== undefined || this.tar.problem !== undefined;
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -182,7 +202,11 @@ export class NxArtifactCheck {
     }
     if (this.failed) return;
     // One chunk at a time: the callback comes once zlib has taken it (or failed).
-    await new Promise<void>((ok) => this.gunzip.write(chunk, () => ok()));
+    await new Promise<void>((ok) => {
+      this.stopWaiting = ok;
+      this.gunzip.write(chunk, () => ok());
+    });
+    this.stopWaiting = undefined;
   }
 
   async end(): Promise<string | undefined> {
@@ -196,6 +220,7 @@ export class NxArtifactCheck {
       });
     }
     this.gunzip.destroy();
+    if (this.tooLargeUnpacked) return `it unpacks to more than ${this.maxUnpackedBytes} bytes`;
     return this.gzipProblem ?? this.tar.finish();
   }
 

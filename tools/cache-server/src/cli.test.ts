@@ -67,6 +67,7 @@ describe("cache server config mistakes", () => {
     ["a storage of the wrong shape", JSON.stringify({ ...valid, storage: { directory: 3 } }), ["storage.directory", "3"]],
     ["an unknown storage field", JSON.stringify({ ...valid, storage: { registry: "localhost:5000/c", pasword: "x" } }), ["storage", "pasword"]],
     ["a budget smaller than one artifact", JSON.stringify({ ...valid, maxBytes: 1000, storage: { directory: "s", maxTotalBytes: 10 } }), ["storage.maxTotalBytes", "10"]],
+    ["an unpacked bound that is not a positive integer", JSON.stringify({ ...valid, maxUnpackedBytes: -1 }), ["maxUnpackedBytes", "-1"]],
     ["a missing token file", JSON.stringify({ ...valid, readWriteTokenFile: join(dir, "nope") }), [join(dir, "nope"), "ENOENT"]],
     ["no tokens at all", JSON.stringify({ port: 0 }), ["readWriteTokenFile"]],
     ["a top level that is not an object", "[1, 2]", ["object"]],

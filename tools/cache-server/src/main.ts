@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { readCredentials } from "../../../libs/docker/src";
-import { createCacheServer } from "./server";
+import { createCacheServer, UNPACKED_PER_BYTE } from "./server";
 import { directoryStorage, registryStorage, type ArtifactStorage } from "./storage";
 
 const USAGE = `usage: npm run cache-server -- [--config FILE]
@@ -29,6 +29,7 @@ The config file (JSON; every field optional but readWriteTokenFile):
   "readOnlyTokenFile": "/run/secrets/nx-cache-ro",
   "adminTokenFile": "/run/secrets/nx-cache-admin",    may also DELETE /v1/cache/{hash}
   "maxBytes": 104857600                               the largest artifact
+  "maxUnpackedBytes": 419430400                       the most an artifact may unpack to (default 4 × maxBytes)
 A directory store over maxTotalBytes drops the least recently read artifacts;
 artifacts stored more than maxAgeDays ago are dropped.`;
 
@@ -59,6 +60,7 @@ const configSchema = z
     readOnlyTokenFile: z.string().min(1).optional(),
     adminTokenFile: z.string().min(1).optional(),
     maxBytes: z.number().int().positive().default(DEFAULT_MAX_BYTES),
+    maxUnpackedBytes: z.number().int().positive().optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -149,7 +151,8 @@ export async function start(config: CacheServerConfig, log: (line: string) => vo
           log,
         })
       : registryStorage(config.storage.registry, readCredentials({ username: config.storage.username, passwordFile: config.storage.passwordFile }));
-  const server = createCacheServer({ storage, readWriteTokens, readOnlyTokens, adminTokens, maxBytes: config.maxBytes, log });
+  const maxUnpackedBytes = config.maxUnpackedBytes ?? UNPACKED_PER_BYTE * config.maxBytes;
+  const server = createCacheServer({ storage, readWriteTokens, readOnlyTokens, adminTokens, maxBytes: config.maxBytes, maxUnpackedBytes, log });
   server.once("close", () => storage.close());
   try {
     await new Promise<void>((ok, fail) => server.once("error", fail).listen(config.port, config.host, () => ok()));
@@ -159,7 +162,7 @@ export async function start(config: CacheServerConfig, log: (line: string) => vo
   }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  log(`nx remote cache on http://${config.host}:${port}, storing in ${storage.description}, artifacts up to ${config.maxBytes} bytes`);
+  log(`nx remote cache on http://${config.host}:${port}, storing in ${storage.description}, artifacts up to ${config.maxBytes} bytes (${maxUnpackedBytes} unpacked)`);
   return { server, port };
 }
 

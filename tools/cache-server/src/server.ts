@@ -1,8 +1,9 @@
 /**
  * A remote cache server for Nx's self-hosted cache protocol:
  *   GET /v1/cache/{hash}    → 200 with the artifact, or 404 (HEAD likewise, without the body)
- *   PUT /v1/cache/{hash}    → 200 stored, 409 already stored (write-once), 413 too large,
- *                             400 when the body is not an Nx artifact (see artifact.ts)
+ *   PUT /v1/cache/{hash}    → 200 stored, 409 already stored (write-once), 413 too large
+ *                             (sent or unpacked), 400 when the body is not an Nx artifact
+ *                             (see artifact.ts), 507 when the store is full
  *   DELETE /v1/cache/{hash} → 200 removed, 404 none (admin tokens only; logged)
  * Every request needs `Authorization: Bearer <token>`: an admin token may do
  * everything, a read-write token GET and PUT, a read-only token (for pull
@@ -22,10 +23,16 @@ export interface CacheServerOptions {
   readonly adminTokens?: readonly string[];
   /** Largest artifact accepted, in bytes. */
   readonly maxBytes: number;
+  /** Most bytes an artifact may unpack to (default `UNPACKED_PER_BYTE` × maxBytes). */
+  readonly maxUnpackedBytes?: number;
   readonly log?: (line: string) => void;
 }
 
 const HASH = /^[A-Za-z0-9_-]{1,128}$/;
+/** Nx's outputs (text, Dockerfiles, records) compress a few times over; a bomb a thousandfold. */
+export const UNPACKED_PER_BYTE = 4;
+/** A file system out of space or quota: the store's fault, not the client's. */
+const FULL = new Set(["ENOSPC", "EDQUOT"]);
 const ALLOW = "GET, HEAD, PUT, DELETE";
 
 function sameToken(given: string, known: string): boolean {
@@ -60,6 +67,7 @@ function decodeHash(segment: string): string | undefined {
 export function createCacheServer(options: CacheServerOptions): Server {
   const log = options.log ?? (() => {});
   const { storage, maxBytes } = options;
+  const maxUnpackedBytes = options.maxUnpackedBytes ?? UNPACKED_PER_BYTE * maxBytes;
   return createServer(async (req, res) => {
     const started = Date.now();
     const url = new URL(req.url ?? "/", "http://cache");
@@ -108,10 +116,12 @@ export function createCacheServer(options: CacheServerOptions): Server {
       if (access.role === "read-only") return done(403, "this token may only read");
       const declared = Number(req.headers["content-length"] ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) return done(413, `artifact larger than ${maxBytes} bytes`);
-      const upload = await receiveUpload(req, storage.stagingDirectory, maxBytes);
+      const upload = await receiveUpload(req, storage.stagingDirectory, { maxBytes, maxUnpackedBytes });
       switch (upload.kind) {
         case "too large":
           return done(413, `artifact larger than ${maxBytes} bytes`);
+        case "unpacks too large":
+          return done(413, `artifact unpacks to more than ${maxUnpackedBytes} bytes (maxUnpackedBytes)`, {}, ` (unpacks past ${maxUnpackedBytes} bytes)`);
         case "aborted":
           return done(400, "the upload was interrupted", {}, " (client went away)");
         case "not an artifact":
@@ -122,6 +132,11 @@ export function createCacheServer(options: CacheServerOptions): Server {
         }
       }
     } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "";
+      if (FULL.has(code)) {
+        // The upload's staged file is already gone (upload.ts), so nothing partial holds the space.
+        return done(507, `no room in the store (${storage.description}): ${code}; nothing was kept`, {}, ` (${storage.description} is full: ${code})`);
+      }
       done(500, "storage error");
       log(`error: ${(e as Error).message}`);
     }

@@ -14,13 +14,22 @@ import type { StagedArtifact } from "./storage";
 export type UploadOutcome =
   | { readonly kind: "staged"; readonly staged: StagedArtifact }
   | { readonly kind: "too large" }
+  | { readonly kind: "unpacks too large" }
   | { readonly kind: "not an artifact"; readonly reason: string }
   | { readonly kind: "aborted" };
 
-export async function receiveUpload(body: Readable, stagingDirectory: string, maxBytes: number): Promise<UploadOutcome> {
+/** A failure of the staging file (a full disk), not of the client: the server answers for its store. */
+export class StagingError extends Error {
+  constructor(readonly failure: NodeJS.ErrnoException) {
+    super(failure.message);
+  }
+}
+
+export async function receiveUpload(body: Readable, stagingDirectory: string, limits: { maxBytes: number; maxUnpackedBytes: number }): Promise<UploadOutcome> {
+  const { maxBytes, maxUnpackedBytes } = limits;
   const path = join(stagingDirectory, `${randomBytes(12).toString("hex")}.part`);
   const file = await open(path, "wx", 0o644);
-  const check = new NxArtifactCheck();
+  const check = new NxArtifactCheck(maxUnpackedBytes);
   const sha = createHash("sha256");
   let size = 0;
   let outcome: UploadOutcome | undefined;
@@ -34,12 +43,20 @@ export async function receiveUpload(body: Readable, stagingDirectory: string, ma
           break;
         }
         await check.write(chunk);
+        if (check.tooLargeUnpacked) {
+          outcome = { kind: "unpacks too large" };
+          break;
+        }
         // Once the upload is known to be bad the rest is read but not kept.
         if (check.failed) continue;
         sha.update(chunk);
-        await file.write(chunk);
+        await file.write(chunk).catch((e: NodeJS.ErrnoException) => {
+          throw new StagingError(e);
+        });
       }
-    } catch {
+    } catch (e) {
+      // The store failing is the server's to answer for (507 when full); anything else here is the client going away.
+      if (e instanceof StagingError) throw e.failure;
       outcome = { kind: "aborted" };
     }
     if (!outcome && (body as { readableAborted?: boolean }).readableAborted) outcome = { kind: "aborted" };
@@ -50,7 +67,8 @@ export async function receiveUpload(body: Readable, stagingDirectory: string, ma
     return outcome;
   } finally {
     check.dispose();
-    await file.close();
+    // Closing after a failed write may fail too; what matters is that nothing partial stays.
+    await file.close().catch(() => {});
     if (outcome?.kind !== "staged") await rm(path, { force: true });
   }
 }

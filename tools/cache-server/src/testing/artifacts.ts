@@ -71,3 +71,19 @@ export async function writeLargeArtifact(path: string, bytes: number): Promise<v
   }
   await pipeline(parts, createGzip({ level: 1 }), createWriteStream(path));
 }
+
+/**
+ * A valid Nx artifact whose one output is `unpackedBytes` of zeros (a multiple
+ * of 64 MiB): gzip members, one per 64 MiB, concatenated (gzip allows it), so
+ * it is made in a fraction of a second and weighs about a thousandth.
+ */
+export function gzipBomb(unpackedBytes: number): Buffer {
+  const piece = 64 * 1024 * 1024;
+  if (unpackedBytes % piece !== 0) throw new Error(`gzipBomb: ${unpackedBytes} is not a multiple of 64 MiB`);
+  const zeros = gzipSync(Buffer.alloc(piece), { level: 9 });
+  return Buffer.concat([
+    gzipSync(tarHeader("dist/zeros.bin", unpackedBytes)),
+    ...Array.from({ length: unpackedBytes / piece }, () => zeros),
+    gzipSync(Buffer.concat([tarEntry("terminalOutput", Buffer.from("done\n")), tarEntry("code", exitCode(0)), Buffer.alloc(2 * BLOCK)])),
+  ]);
+}
