@@ -104,7 +104,7 @@ describe("plan", () => {
       writeFileSync(join(outside, "target"), "not a schema\n");
       rmSync(join(root, "images/schema/image.schema.json"));
       symlinkSync(join(outside, "target"), join(root, "images/schema/image.schema.json"));
-      const result = await execa("node", ["-r", "@swc-node/register", join(PROJECT_ROOT, "tools/schemas.ts")], { cwd: root, reject: false });
+      const result = await execa("node", ["-r", "@swc-node/register", join(PROJECT_ROOT, "tools/cli/schemas.ts")], { cwd: root, reject: false });
       expect(result.exitCode).toBe(1);
       expect(String(result.stderr).trimEnd().split("\n")).toEqual(["images/schema/image.schema.json: a symbolic link; images/ holds regular files and folders only"]);
       expect(readFileSync(join(outside, "target"), "utf8")).toBe("not a schema\n");
