@@ -250,55 +250,80 @@ export function parseMatrix(
   return { distros, releases: toReleases(compilers), opam: toOpamBuilds(opam, repository) };
 }
 
-/** A file under `root`, unless it is too large or cannot be read (then one line says so). */
-function readSource(root: string, file: string): Source {
+/**
+ * How the loader reads images/ (paths relative to the workspace root): the
+ * disk, or an Nx generator's Tree, whose pending changes are checked before
+ * anything is written.
+ */
+export interface ImagesReader {
+  /** A folder's files and folders, by name and sorted. */
+  list(folder: string): FolderListing;
+  /** A file's size in bytes; undefined when there is no such file. */
+  size(file: string): number | undefined;
+  read(file: string): string;
+}
+
+/** A file, unless it is too large or cannot be read (then one line says so). */
+function readSource(reader: ImagesReader, file: string): Source {
   const refused = (why: string): Source => ({ kind: "refused", file, problem: `${file}: (top level): ${why}` });
   try {
-    const bytes = statSync(join(root, file)).size;
+    const bytes = reader.size(file);
+    if (bytes === undefined) return refused("cannot read: ENOENT");
     if (bytes > MAX_FILE_BYTES) {
       const mib = (n: number) => `${Number((n / (1024 * 1024)).toFixed(1))} MiB`;
       return refused(`${mib(bytes)}, more than the ${mib(MAX_FILE_BYTES)} an images/ file may have`);
     }
-    return { kind: "read", file, text: readFileSync(join(root, file), "utf8") };
+    return { kind: "read", file, text: reader.read(file) };
   } catch (e) {
     return refused(`cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
-/** A folder's files and folders, by name and sorted. */
-function listFolder(root: string, folder: string): FolderListing {
-  const entries = readdirSync(join(root, folder), { withFileTypes: true });
-  const names = (keep: (isFolder: boolean) => boolean) =>
-    entries
-      .filter((e) => keep(e.isDirectory()))
-      .map((e) => e.name)
-      .sort();
-  return { files: names((isFolder) => !isFolder), folders: names((isFolder) => isFolder) };
+/** images/ on disk, under `root` (the workspace root). */
+export function diskReader(root: string): ImagesReader {
+  return {
+    list(folder) {
+      const entries = readdirSync(join(root, folder), { withFileTypes: true });
+      const names = (keep: (isFolder: boolean) => boolean) =>
+        entries
+          .filter((e) => keep(e.isDirectory()))
+          .map((e) => e.name)
+          .sort();
+      return { files: names((isFolder) => !isFolder), folders: names((isFolder) => isFolder) };
+    },
+    size: (file) => statSync(join(root, file), { throwIfNoEntry: false })?.size,
+    read: (file) => readFileSync(join(root, file), "utf8"),
+  };
 }
 
-/** Reads the matrix under `root` (the workspace root). */
-export function loadMatrix(root: string): Matrix {
-  const list = (folder: string) => listFolder(root, folder);
+/** Reads the matrix through `reader`. */
+export function loadMatrixFrom(reader: ImagesReader): Matrix {
+  const list = (folder: string) => reader.list(folder);
   // One folder per distro, each with its distro file; anything else under images/ is refused by name.
   const layoutProblems = IMAGES_LAYOUT.unknownEntries(list);
   const distroFiles = IMAGES_LAYOUT.distroFolders(list(IMAGES_LAYOUT.dir))
     .map((folder) => IMAGES_LAYOUT.distroFile(folder))
-    .filter((file) => statSync(join(root, file), { throwIfNoEntry: false }));
+    .filter((file) => reader.size(file) !== undefined);
   return parseMatrix(
     {
-      distros: distroFiles.map((file) => readSource(root, file)),
-      compilers: readSource(root, IMAGES_LAYOUT.compilers),
-      opam: readSource(root, IMAGES_LAYOUT.opam),
-      opamRepository: readSource(root, IMAGES_LAYOUT.opamRepository),
+      distros: distroFiles.map((file) => readSource(reader, file)),
+      compilers: readSource(reader, IMAGES_LAYOUT.compilers),
+      opam: readSource(reader, IMAGES_LAYOUT.opam),
+      opamRepository: readSource(reader, IMAGES_LAYOUT.opamRepository),
     },
     layoutProblems,
   );
 }
 
+/** Reads the matrix under `root` (the workspace root). */
+export function loadMatrix(root: string): Matrix {
+  return loadMatrixFrom(diskReader(root));
+}
+
 /** Reads images/upstream.json: which upstream releases the data and recipes follow. */
 export function loadUpstream(root: string): UpstreamFile {
   const problems: string[] = [];
-  const upstream = parseFile(upstreamFileSchema, readSource(root, IMAGES_LAYOUT.upstream), problems).data;
+  const upstream = parseFile(upstreamFileSchema, readSource(diskReader(root), IMAGES_LAYOUT.upstream), problems).data;
   if (!upstream) throw new MatrixError(problems);
   return upstream;
 }
