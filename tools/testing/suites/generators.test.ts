@@ -79,7 +79,7 @@ describe("nx g distro", () => {
     }
   });
 
-  it("refuses an existing folder, an unknown sibling (with a guess), and a version it cannot tell", async () => {
+  it("refuses an existing folder, an unknown sibling (with a guess), and a title it cannot tell", async () => {
     const refusals: [string[], string][] = [
       [["fedora-45", "--from", "fedora-44"], "images/fedora-45/image.json: already exists"],
       [["fedora-46", "--from", "fedroa-44"], '--from: no distro "fedroa-44" in images/; did you mean "fedora-44"?'],
@@ -114,6 +114,14 @@ describe("nx g deprecate-distro", () => {
     expectCommittedPlanCurrent();
     expect(await projects()).not.toContain("ubuntu-26.04-opam");
     ws.commit("ubuntu-26.04 deprecated");
+  });
+
+  it("hands the default over too (--dry-run: said, not written)", async () => {
+    const result = await generate("deprecate-distro", "debian-13", "--successor", "debian-12", "--dry-run");
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toContain('images/debian-12/image.json: takes "debian", the default from debian-13');
+    expect(result.stdout).toMatch(/^- debian-13\s/m);
+    expect(changed()).toBe("");
   });
 
   it("refuses a successor the matrix would refuse, with the loader's line, and a deprecated distro", async () => {
