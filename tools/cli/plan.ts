@@ -11,7 +11,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repositoryProblem } from "../../libs/docker/src/reference";
 import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../../libs/matrix/src";
-import { makePlan, printReference, printSummary, type Plan } from "../../libs/plan/src";
+import { committedPlan, makePlan, printReference, printSummary, type Plan } from "../../libs/plan/src";
 import { UPSTREAM_REPOSITORIES, type Repositories } from "../../libs/tags/src";
 import { readCommandLine } from "./cli";
 
@@ -68,7 +68,9 @@ function main(): number {
         };
   let plan: Plan;
   try {
-    plan = makePlan(loadMatrix(root), { repositories, pins: format === "reference" ? "branch" : "commit" });
+    const matrix = loadMatrix(root);
+    // --update writes the committed plan, made as the Nx generators make it.
+    plan = values.update ? committedPlan(matrix) : makePlan(matrix, { repositories, pins: format === "reference" ? "branch" : "commit" });
   } catch (e) {
     if (e instanceof MatrixError) {
       process.stderr.write(`${e.message}\n`);

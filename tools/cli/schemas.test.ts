@@ -49,3 +49,20 @@ describe("the Nx executors' schemas", () => {
     }
   });
 });
+
+describe("the Nx generators' schemas", () => {
+  const generators = JSON.parse(readFileSync(join(__dirname, "nx-plugin/generators.json"), "utf8")).generators as Record<string, { schema: string; factory: string }>;
+  const plugin = JSON.parse(readFileSync(join(__dirname, "nx-plugin/package.json"), "utf8")) as { generators?: string };
+
+  it("are the files generators.json (named by the plugin's package.json) lists, generated, each with its positional option", () => {
+    expect(plugin.generators).toBe("./generators.json");
+    const files = renderSchemas();
+    expect(Object.keys(generators).sort()).toEqual(["compiler", "deprecate-distro", "distro"]);
+    for (const [name, generator] of Object.entries(generators)) {
+      const schema = JSON.parse(files.get(join("tools/nx-plugin", generator.schema)) ?? "{}") as { cli?: string; properties?: Record<string, { $default?: unknown }> };
+      expect(schema.cli, name).toBe("nx");
+      const positional = Object.entries(schema.properties ?? {}).filter(([, p]) => p.$default !== undefined);
+      expect(positional, name).toHaveLength(1);
+    }
+  });
+});

@@ -2,7 +2,8 @@
  * Writes the JSON Schemas generated from the zod schemas: the files under
  * images/ (images/schema/*.schema.json), so editors complete and check them,
  * and the Nx executors' options (tools/nx-plugin/src/executors/*.schema.json),
- * which `nx run … --help` lists and Nx checks. With --check, only reports
+ * which `nx run … --help` lists and Nx checks, and the generators' options
+ * (tools/nx-plugin/src/generators/*.schema.json). With --check, only reports
  * whether the committed schemas are current.
  */
 import { lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import { IMAGES_LAYOUT, SCHEMAS } from "../../libs/matrix/src";
 import { readImagesFile } from "../../libs/matrix/src/read";
 import { readCommandLine } from "./cli";
 import { renderExecutorSchemas } from "../nx-plugin/src/executors/options";
+import { renderGeneratorSchemas } from "../nx-plugin/src/generators/options";
 import { statusSchema } from "../../libs/status/src";
 
 export function renderSchemas(): Map<string, string> {
@@ -21,6 +23,7 @@ export function renderSchemas(): Map<string, string> {
     files.set(IMAGES_LAYOUT.schemaFile(name), JSON.stringify(json, null, 2) + "\n");
   }
   for (const [file, text] of renderExecutorSchemas()) files.set(file, text);
+  for (const [file, text] of renderGeneratorSchemas()) files.set(file, text);
   // Not a file under images/, but published beside their schemas: status.json, what is built (nx run images:status).
   const status = z.toJSONSchema(statusSchema, { io: "output", unrepresentable: "any" });
   files.set(IMAGES_LAYOUT.schemaFile("status"), JSON.stringify(status, null, 2) + "\n");

@@ -29,7 +29,7 @@ const CACHE = join(ROOT, "node_modules/.cache/ocaml-base-images");
 const KEEP = 16;
 /** Folders whose .ts sources (tests excepted) may end up in the bundle. */
 const SOURCE_DIRS = ["libs", "tools/nx-plugin/src"];
-/** The bundle's entry points: the plugin and each executor. */
+/** The bundle's entry points: the plugin, each executor and each generator. */
 const ENTRIES = {
   plugin: "tools/nx-plugin/src/index.ts",
   render: "tools/nx-plugin/src/executors/render.ts",
@@ -37,6 +37,9 @@ const ENTRIES = {
   publish: "tools/nx-plugin/src/executors/publish.ts",
   "update-pins": "tools/nx-plugin/src/executors/update-pins.ts",
   status: "tools/nx-plugin/src/executors/status.ts",
+  "generator-distro": "tools/nx-plugin/src/generators/distro.ts",
+  "generator-deprecate-distro": "tools/nx-plugin/src/generators/deprecate-distro.ts",
+  "generator-compiler": "tools/nx-plugin/src/generators/compiler.ts",
 };
 /** Packages bundled in (zod loads four times faster as part of one file); every other package stays a require(). */
 const BUNDLED_PACKAGES = ["zod"];

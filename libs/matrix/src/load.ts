@@ -22,7 +22,7 @@ import {
   type UpstreamFile,
   nameSchema,
 } from "./schema";
-import { IMAGES_LAYOUT } from "./layout";
+import { IMAGES_LAYOUT, type FolderListing } from "./layout";
 import { ImagesReadError, listImagesFolder, readImagesFile, type Source } from "./read";
 import { unsafeCharacter } from "./text";
 
@@ -295,22 +295,44 @@ export function parseMatrix(
   return { distros, releases: toReleases(compilers), opam: toOpamBuilds(opam, repository) };
 }
 
-/** Reads the matrix under `root` (the workspace root). */
-export function loadMatrix(root: string): Matrix {
+/**
+ * How the loader reads images/ (paths relative to the workspace root): the
+ * disk, or an Nx generator's Tree, whose pending changes are checked before
+ * anything is written.
+ */
+export interface ImagesReader {
+  /** A folder's entries by kind, sorted by name. */
+  list(folder: string): FolderListing;
+  /** Whether there is an entry at `file` (of any kind: a link there is read, that is refused, not skipped). */
+  exists(file: string): boolean;
+  /** A file's text, or why it was not read. */
+  source(file: string): Source;
+}
+
+/** images/ on disk, under `root` (the workspace root): regular files of ours only (read.ts). */
+export function diskReader(root: string): ImagesReader {
+  return {
+    list: (folder) => listImagesFolder(root, folder),
+    exists: (file) => lstatSync(join(root, file), { throwIfNoEntry: false }) !== undefined,
+    source: (file) => readImagesFile(root, file),
+  };
+}
+
+/** Reads the matrix through `reader`. */
+export function loadMatrixFrom(reader: ImagesReader): Matrix {
   try {
-    const list = (folder: string) => listImagesFolder(root, folder);
+    const list = (folder: string) => reader.list(folder);
     // One folder per distro, each with its distro file; anything else under images/ is refused by name.
     const layoutProblems = IMAGES_LAYOUT.unknownEntries(list);
-    // lstat: a distro file that is a link is read, that is refused, not skipped.
     const distroFiles = IMAGES_LAYOUT.distroFolders(list(IMAGES_LAYOUT.dir))
       .map((folder) => IMAGES_LAYOUT.distroFile(folder))
-      .filter((file) => lstatSync(join(root, file), { throwIfNoEntry: false }));
+      .filter((file) => reader.exists(file));
     return parseMatrix(
       {
-        distros: distroFiles.map((file) => readImagesFile(root, file)),
-        compilers: readImagesFile(root, IMAGES_LAYOUT.compilers),
-        opam: readImagesFile(root, IMAGES_LAYOUT.opam),
-        opamRepository: readImagesFile(root, IMAGES_LAYOUT.opamRepository),
+        distros: distroFiles.map((file) => reader.source(file)),
+        compilers: reader.source(IMAGES_LAYOUT.compilers),
+        opam: reader.source(IMAGES_LAYOUT.opam),
+        opamRepository: reader.source(IMAGES_LAYOUT.opamRepository),
       },
       layoutProblems,
     );
@@ -318,6 +340,11 @@ export function loadMatrix(root: string): Matrix {
     if (e instanceof ImagesReadError) throw new MatrixError([e.message]);
     throw e;
   }
+}
+
+/** Reads the matrix under `root` (the workspace root). */
+export function loadMatrix(root: string): Matrix {
+  return loadMatrixFrom(diskReader(root));
 }
 
 /** Reads images/upstream.json: which upstream releases the data and recipes follow. */

@@ -75,6 +75,11 @@ export const distroFileSchema = z
       .enum(["active", "deprecated"])
       .default("active")
       .describe("Active distros are built and pushed; a deprecated one keeps its file for the record and is planned nowhere."),
+    deprecatedOn: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, { message: "not a YYYY-MM-DD date" })
+      .optional()
+      .describe("The day a deprecated distro was deprecated (YYYY-MM-DD), as `nx g deprecate-distro` records it."),
     base: z
       .object({
         image: z

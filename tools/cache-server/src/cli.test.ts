@@ -13,6 +13,8 @@ import { PROJECT_ROOT } from "../../testing/workspace";
 const dir = mkdtempSync(join(tmpdir(), "obi-cache-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, "rw"), "a-read-write-token-of-some-length\n");
+writeFileSync(join(dir, "cert.pem"), "not a certificate\n");
+writeFileSync(join(dir, "key.pem"), "not a key\n");
 
 async function cacheServer(args: string[]) {
   const result = await execa("node", ["-r", "@swc-node/register", join(PROJECT_ROOT, "tools/cache-server/src/main.ts"), ...args], {
@@ -71,6 +73,11 @@ describe("cache server config mistakes", () => {
     ["a missing token file", JSON.stringify({ ...valid, readWriteTokenFile: join(dir, "nope") }), [join(dir, "nope"), "ENOENT"]],
     ["no tokens at all", JSON.stringify({ port: 0 }), ["readWriteTokenFile"]],
     ["a top level that is not an object", "[1, 2]", ["object"]],
+    ["a tls without its key", JSON.stringify({ ...valid, tls: { certFile: join(dir, "cert.pem") } }), ["tls.keyFile"]],
+    ["an unknown tls field", JSON.stringify({ ...valid, tls: { certFile: "c", keyFile: "k", caFile: "a" } }), ["tls", "caFile"]],
+    ["a certificate file that cannot be read", JSON.stringify({ ...valid, tls: { certFile: join(dir, "nope.pem"), keyFile: join(dir, "key.pem") } }), ["tls.certFile", join(dir, "nope.pem"), "ENOENT"]],
+    ["a key file that cannot be read", JSON.stringify({ ...valid, tls: { certFile: join(dir, "cert.pem"), keyFile: join(dir, "nope.pem") } }), ["tls.keyFile", "ENOENT"]],
+    ["a certificate that is not PEM", JSON.stringify({ ...valid, tls: { certFile: join(dir, "cert.pem"), keyFile: join(dir, "key.pem") } }), ["tls: cannot serve with", join(dir, "cert.pem")]],
   ];
   it.each(cases)("%s: one line naming the file and what is wrong", async (_what, text, parts) => {
     const path = configFile(`${_what.replace(/\W+/g, "-")}.json`, text);

@@ -22,7 +22,9 @@ Serves Nx's self-hosted remote cache (GET/PUT/DELETE /v1/cache/{hash}).
   --help          this text
 
 The config file (JSON; every field optional but readWriteTokenFile):
-  "host": "127.0.0.1", "port": 3030,
+  "host": "127.0.0.1", "port": 3030,                  plain HTTP stays on loopback unless host says otherwise
+  "tls": { "certFile": "/run/secrets/cache.crt", "keyFile": "/run/secrets/cache.key" },
+                                                      serve HTTPS (PEM: the certificate chain, and its key)
   "storage": { "directory": ".nx-remote-cache", "maxTotalBytes": 10737418240, "maxAgeDays": 30 }
           or { "registry": "localhost:5000/nx-cache", "username": "obi", "passwordFile": "/run/secrets/registry" },
   "readWriteTokenFile": "/run/secrets/nx-cache-rw",   one token per line, 16 characters or more
@@ -47,10 +49,13 @@ const registrySchema = z
   .object({ registry: z.string().min(1), username: z.string().min(1).optional(), passwordFile: z.string().min(1).optional() })
   .strict();
 
+const tlsSchema = z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict();
+
 const configSchema = z
   .object({
     host: z.string().min(1).default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(3030),
+    tls: tlsSchema.optional(),
     // Told apart by their key, so a mistake is reported against the shape meant.
     storage: z
       .custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), { message: "expected an object" })
@@ -136,11 +141,27 @@ export function loadConfig(path: string): CacheServerConfig {
   return result.data;
 }
 
+/** Whether an address is this machine's own: plain HTTP stays there unless the config says otherwise. */
+const isLoopbackHost = (host: string): boolean => host === "localhost" || host.startsWith("127.") || host === "::1";
+
+/** The certificate and key files' contents; a file that cannot be read is named with its field. */
+function readTls(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (field: "certFile" | "keyFile") => {
+    try {
+      return readFileSync(tls[field]);
+    } catch (e) {
+      throw new ConfigError(`tls.${field}: cannot read ${tls[field]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  return { cert: read("certFile"), key: read("keyFile") };
+}
+
 export async function start(config: CacheServerConfig, log: (line: string) => void = console.log) {
   const readWriteTokens = tokens(config.readWriteTokenFile, "read-write");
   if (readWriteTokens.length === 0) throw new ConfigError(`${config.readWriteTokenFile}: no read-write token`);
   const readOnlyTokens = tokens(config.readOnlyTokenFile, "read-only");
   const adminTokens = tokens(config.adminTokenFile, "admin");
+  const tls = config.tls && readTls(config.tls);
   const storage: ArtifactStorage =
     "directory" in config.storage
       ? directoryStorage(resolve(config.storage.directory), {
@@ -152,7 +173,14 @@ export async function start(config: CacheServerConfig, log: (line: string) => vo
         })
       : registryStorage(config.storage.registry, readCredentials({ username: config.storage.username, passwordFile: config.storage.passwordFile }));
   const maxUnpackedBytes = config.maxUnpackedBytes ?? UNPACKED_PER_BYTE * config.maxBytes;
-  const server = createCacheServer({ storage, readWriteTokens, readOnlyTokens, adminTokens, maxBytes: config.maxBytes, maxUnpackedBytes, log });
+  let server;
+  try {
+    server = createCacheServer({ storage, readWriteTokens, readOnlyTokens, adminTokens, maxBytes: config.maxBytes, maxUnpackedBytes, log, ...(tls ? { tls } : {}) });
+  } catch (e) {
+    // A certificate or key that is not PEM, or a key that does not match the certificate.
+    storage.close();
+    throw new ConfigError(`tls: cannot serve with ${config.tls?.certFile} and ${config.tls?.keyFile}: ${(e as Error).message}`);
+  }
   server.once("close", () => storage.close());
   try {
     await new Promise<void>((ok, fail) => server.once("error", fail).listen(config.port, config.host, () => ok()));
@@ -162,7 +190,15 @@ export async function start(config: CacheServerConfig, log: (line: string) => vo
   }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  log(`nx remote cache on http://${config.host}:${port}, storing in ${storage.description}, artifacts up to ${config.maxBytes} bytes (${maxUnpackedBytes} unpacked)`);
+  const where = config.host.includes(":") ? `[${config.host}]` : config.host;
+  log(`nx remote cache on ${tls ? "https" : "http"}://${where}:${port}, storing in ${storage.description}, artifacts up to ${config.maxBytes} bytes (${maxUnpackedBytes} unpacked)`);
+  if (!tls) {
+    log(
+      isLoopbackHost(config.host)
+        ? `plain HTTP, on loopback only: set "tls" (and "host") to serve other machines`
+        : `plain HTTP on ${config.host}, as the config says: tokens and artifacts cross the network unencrypted; set "tls" to serve HTTPS`,
+    );
+  }
   return { server, port };
 }
 

@@ -8,10 +8,12 @@
  * Every request needs `Authorization: Bearer <token>`: an admin token may do
  * everything, a read-write token GET and PUT, a read-only token (for pull
  * requests) only GET (403 otherwise); no token or an unknown one is 401.
+ * Over HTTPS when given a certificate and key, else plain HTTP.
  * Hashes are checked, so no path can escape. Bodies stream both ways.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { pipeline } from "node:stream/promises";
 import type { ArtifactStorage } from "./storage";
 import { receiveUpload } from "./upload";
@@ -26,6 +28,8 @@ export interface CacheServerOptions {
   /** Most bytes an artifact may unpack to (default `UNPACKED_PER_BYTE` × maxBytes). */
   readonly maxUnpackedBytes?: number;
   readonly log?: (line: string) => void;
+  /** The certificate (chain) and key, PEM: served over HTTPS. Without them, plain HTTP. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 const HASH = /^[A-Za-z0-9_-]{1,128}$/;
@@ -68,7 +72,7 @@ export function createCacheServer(options: CacheServerOptions): Server {
   const log = options.log ?? (() => {});
   const { storage, maxBytes } = options;
   const maxUnpackedBytes = options.maxUnpackedBytes ?? UNPACKED_PER_BYTE * maxBytes;
-  return createServer(async (req, res) => {
+  const handle: RequestListener = async (req, res) => {
     const started = Date.now();
     const url = new URL(req.url ?? "/", "http://cache");
     const done = (status: number, message: string, extra: Record<string, string> = {}, note = "") => {
@@ -140,5 +144,6 @@ export function createCacheServer(options: CacheServerOptions): Server {
       done(500, "storage error");
       log(`error: ${(e as Error).message}`);
     }
-  });
+  };
+  return options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createServer(handle);
 }
