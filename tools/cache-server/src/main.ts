@@ -12,12 +12,14 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { readCredentials } from "../../../libs/docker/src";
+import { cacheMetrics } from "./metrics";
 import { createCacheServer } from "./server";
 import { directoryStorage, registryStorage, type ArtifactStorage } from "./storage";
 
 const USAGE = `usage: npm run cache-server -- [--config FILE]
 
-Serves Nx's self-hosted remote cache (GET/PUT/DELETE /v1/cache/{hash}).
+Serves Nx's self-hosted remote cache (GET/PUT/DELETE /v1/cache/{hash}),
+and Prometheus's scrape on GET /metrics (counts only; no token).
   --config FILE   the config file (default cache-server.json)
   --help          this text
 
@@ -149,7 +151,7 @@ export async function start(config: CacheServerConfig, log: (line: string) => vo
           log,
         })
       : registryStorage(config.storage.registry, readCredentials({ username: config.storage.username, passwordFile: config.storage.passwordFile }));
-  const server = createCacheServer({ storage, readWriteTokens, readOnlyTokens, adminTokens, maxBytes: config.maxBytes, log });
+  const server = createCacheServer({ storage, readWriteTokens, readOnlyTokens, adminTokens, maxBytes: config.maxBytes, log, metrics: cacheMetrics() });
   server.once("close", () => storage.close());
   try {
     await new Promise<void>((ok, fail) => server.once("error", fail).listen(config.port, config.host, () => ok()));
