@@ -196,3 +196,25 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
     retry: retryPolicy(env),
   };
 }
+
+/**
+ * The notification webhook (like upstream's `--slack URI-FILE`): the first line
+ * of a secret file, an http(s) URL. A problem names the file, never its text.
+ */
+export function readWebhookUrl(file: string, read: (path: string) => string): URL {
+  let text: string;
+  try {
+    text = read(file);
+  } catch (e) {
+    throw new Error(`cannot read the webhook file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const line = (text.split("\n")[0] ?? "").trim();
+  let url: URL | undefined;
+  try {
+    url = new URL(line);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) throw new Error(`${file}: the first line is not an http(s) URL`);
+  return url;
+}
