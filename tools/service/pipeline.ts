@@ -30,7 +30,7 @@ and when the deployed commit changes; a failed run is tried again after --retry-
   --page-url URL          the status page's public address, linked from notifications
   --cache-url URL         the Nx remote cache server (NX_SELF_HOSTED_REMOTE_CACHE_SERVER for nx)
   --cache-token-file FILE a file holding its read-write token
-  --commit SHA            the deployed commit (default: git rev-parse HEAD)
+  --commit SHA            the deployed commit (default: git rev-parse HEAD, else the COMMIT file)
   --check-seconds N       how often to look whether a run is due (300)
   --retry-minutes N       how long after a failed run to try again (60)
   --help                  this text`;
@@ -148,6 +148,17 @@ export async function serve(options: ServiceOptions, stopped: () => boolean = ()
   }
 }
 
+/** The commit deployed: git's HEAD in a checkout, else the COMMIT file the service image is built with. */
+function deployedCommit(root: string): string {
+  const git = execaSync("git", ["rev-parse", "HEAD"], { cwd: root, reject: false });
+  if (git.exitCode === 0 && git.stdout.trim()) return git.stdout.trim();
+  try {
+    return readFileSync(join(root, "COMMIT"), "utf8").trim() || "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 function fail(message: string, code: number): never {
   console.error(`pipeline: ${message}`);
   process.exit(code);
@@ -207,7 +218,7 @@ export function main(argv: string[]): void {
   } catch (e) {
     fail((e as Error).message, 2);
   }
-  const commit = typeof values.commit === "string" ? values.commit : execaSync("git", ["rev-parse", "HEAD"], { cwd: root, reject: false }).stdout.trim() || "unknown";
+  const commit = typeof values.commit === "string" ? values.commit : deployedCommit(root);
   let stop = false;
   process.once("SIGTERM", () => (stop = true));
   process.once("SIGINT", () => (stop = true));
