@@ -113,13 +113,26 @@ describe("/metrics", () => {
     expect(await scrape(statusUrl)).toContain('baseimages_pipeline_registry_retries_total{task="build"} 2');
   });
 
-  it("keeps the Host rule: a name that is not loopback is refused", async () => {
+  it("keeps the Host rule: a name that is not loopback is refused, unless the configuration allows it", async () => {
     const { request } = await import("node:http");
-    const code = await new Promise<number>((resolve, reject) => {
-      const req = request(`${statusUrl}/metrics`, { headers: { Host: "evil.example" } }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
-      req.once("error", reject).end();
-    });
-    expect(code).toBe(403);
+    const codeOf = (url: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${url}/metrics`, { headers: { Host: host } }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+        req.once("error", reject).end();
+      });
+    expect(await codeOf(statusUrl, "evil.example")).toBe(403);
+    expect(await codeOf(statusUrl, "status:8080")).toBe(403);
+    const deployed = await serveStatus(ws.dir, { ...OPTIONS, allowedHosts: ["status", "images.example.org"] }, () => {});
+    try {
+      const address = deployed.address();
+      const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+      expect(await codeOf(url, "status:8080")).toBe(200);
+      expect(await codeOf(url, "Images.Example.org")).toBe(200);
+      expect(await codeOf(url, "127.0.0.1")).toBe(200);
+      expect(await codeOf(url, "evil.example")).toBe(403);
+    } finally {
+      await new Promise((r) => deployed.close(r));
+    }
   });
 
   it("counts the cache server's hits, misses and bytes, and promtool's lint passes", async () => {
