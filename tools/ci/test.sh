@@ -13,5 +13,7 @@ bash tools/ci/setup-docker.sh
 bash tools/ci/setup-fleet.sh
 # Debian's chromium for the status page tests (playwright-core drives it; nothing is downloaded).
 bash tools/ci/setup-browser.sh
+# Debian's Prometheus and promtool for the monitoring tests (metrics lint, alert rule tests, a real scrape).
+bash tools/ci/setup-prometheus.sh
 npm run typecheck
 npx vitest run

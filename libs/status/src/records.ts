@@ -56,6 +56,10 @@ export const runRecordSchema = z.discriminatedUnion("state", [
     reused: z.boolean().optional(),
     /** A build only: the builder it ran on. */
     builder: z.string().optional(),
+    /** How many registry steps were retried (absent: none). */
+    retries: z.number().int().min(0).optional(),
+    /** A real build only: its builder answered. */
+    builderReachable: z.boolean().optional(),
   }),
   z.object({
     state: z.literal("failed"),
@@ -64,6 +68,10 @@ export const runRecordSchema = z.discriminatedUnion("state", [
     at: isoTime,
     message: z.string(),
     logTail: z.array(z.string()).max(LOG_TAIL_LINES),
+    retries: z.number().int().min(0).optional(),
+    /** A build only: the builder it was to run on, and whether it answered (false: it failed because it did not). */
+    builder: z.string().optional(),
+    builderReachable: z.boolean().optional(),
   }),
   z.object({ state: z.literal("skipped"), task: z.string(), at: isoTime, reason: z.string() }),
 ]);

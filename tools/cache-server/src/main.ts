@@ -12,12 +12,14 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { readCredentials } from "../../../libs/docker/src";
+import { cacheMetrics } from "./metrics";
 import { createCacheServer, UNPACKED_PER_BYTE } from "./server";
 import { directoryStorage, registryStorage, type ArtifactStorage } from "./storage";
 
 const USAGE = `usage: npm run cache-server -- [--config FILE]
 
-Serves Nx's self-hosted remote cache (GET/PUT/DELETE /v1/cache/{hash}).
+Serves Nx's self-hosted remote cache (GET/PUT/DELETE /v1/cache/{hash}),
+and Prometheus's scrape on GET /metrics (counts only; no token).
   --config FILE   the config file (default cache-server.json)
   --help          this text
 
@@ -175,7 +177,7 @@ export async function start(config: CacheServerConfig, log: (line: string) => vo
   const maxUnpackedBytes = config.maxUnpackedBytes ?? UNPACKED_PER_BYTE * config.maxBytes;
   let server;
   try {
-    server = createCacheServer({ storage, readWriteTokens, readOnlyTokens, adminTokens, maxBytes: config.maxBytes, maxUnpackedBytes, log, ...(tls ? { tls } : {}) });
+    server = createCacheServer({ storage, readWriteTokens, readOnlyTokens, adminTokens, maxBytes: config.maxBytes, maxUnpackedBytes, log, metrics: cacheMetrics(), ...(tls ? { tls } : {}) });
   } catch (e) {
     // A certificate or key that is not PEM, or a key that does not match the certificate.
     storage.close();

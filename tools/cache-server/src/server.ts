@@ -10,11 +10,13 @@
  * requests) only GET (403 otherwise); no token or an unknown one is 401.
  * Over HTTPS when given a certificate and key, else plain HTTP.
  * Hashes are checked, so no path can escape. Bodies stream both ways.
+ * GET /metrics, with metrics on, answers Prometheus's scrape without a token.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { pipeline } from "node:stream/promises";
+import type { CacheMetrics } from "./metrics";
 import type { ArtifactStorage } from "./storage";
 import { receiveUpload } from "./upload";
 
@@ -30,6 +32,8 @@ export interface CacheServerOptions {
   readonly log?: (line: string) => void;
   /** The certificate (chain) and key, PEM: served over HTTPS. Without them, plain HTTP. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** Counted requests, served on GET /metrics without a token (counts only, nothing stored). */
+  readonly metrics?: CacheMetrics;
 }
 
 const HASH = /^[A-Za-z0-9_-]{1,128}$/;
@@ -70,9 +74,10 @@ function decodeHash(segment: string): string | undefined {
 
 export function createCacheServer(options: CacheServerOptions): Server {
   const log = options.log ?? (() => {});
-  const { storage, maxBytes } = options;
+  const { storage, maxBytes, metrics } = options;
   const maxUnpackedBytes = options.maxUnpackedBytes ?? UNPACKED_PER_BYTE * maxBytes;
   const handle: RequestListener = async (req, res) => {
+    if (metrics) res.once("finish", () => metrics.answered(req.method ?? "", res.statusCode));
     const started = Date.now();
     const url = new URL(req.url ?? "/", "http://cache");
     const done = (status: number, message: string, extra: Record<string, string> = {}, note = "") => {
@@ -86,6 +91,12 @@ export function createCacheServer(options: CacheServerOptions): Server {
       if (unread) req.resume();
     };
     try {
+      if (metrics && url.pathname === "/metrics" && req.method === "GET") {
+        const text = await metrics.text();
+        res.writeHead(200, { "Content-Type": metrics.contentType });
+        res.end(text);
+        return;
+      }
       const m = /^\/v1\/cache\/([^/]*)$/.exec(url.pathname);
       if (!m) return done(404, "not found: the cache lives under /v1/cache/{hash}");
       const method = req.method ?? "";
@@ -97,7 +108,11 @@ export function createCacheServer(options: CacheServerOptions): Server {
 
       if (method === "GET" || method === "HEAD") {
         const artifact = await storage.read(hash);
-        if (!artifact) return done(404, "no such artifact");
+        if (!artifact) {
+          metrics?.miss();
+          return done(404, "no such artifact");
+        }
+        metrics?.hit(method === "GET" ? artifact.size : 0);
         res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": artifact.size });
         if (method === "HEAD") {
           artifact.body.destroy();
@@ -132,6 +147,7 @@ export function createCacheServer(options: CacheServerOptions): Server {
           return done(400, `not an Nx artifact: ${upload.reason}`, {}, ` (${upload.reason})`);
         case "staged": {
           const outcome = await storage.commit(hash, upload.staged);
+          if (outcome === "created") metrics?.stored(upload.staged.size);
           return outcome === "created" ? done(200, "stored", {}, ` ${upload.staged.size}B`) : done(409, "cannot override an existing record");
         }
       }

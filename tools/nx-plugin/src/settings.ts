@@ -196,3 +196,48 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
     retry: retryPolicy(env),
   };
 }
+
+/**
+ * The notification webhook (like upstream's `--slack URI-FILE`): the first line
+ * of a secret file, an http(s) URL. A problem names the file, never its text.
+ */
+export function readWebhookUrl(file: string, read: (path: string) => string): URL {
+  let text: string;
+  try {
+    text = read(file);
+  } catch (e) {
+    throw new Error(`cannot read the webhook file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const line = (text.split("\n")[0] ?? "").trim();
+  let url: URL | undefined;
+  try {
+    url = new URL(line);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) throw new Error(`${file}: the first line is not an http(s) URL`);
+  return url;
+}
+
+/**
+ * Where the deployment (tools/service/stack.yml) mounts its Docker secrets, and
+ * so what its OBI_* settings name: upstream's names where upstream has them.
+ * Files only; never a value in an environment variable.
+ */
+export const DEPLOYED_SECRETS = {
+  /** The registry password (upstream's ocurrent-hub). */
+  hub: "/run/secrets/ocurrent-hub",
+  /** The SSH builders' private key (upstream's ocurrent-ssh-key). */
+  sshKey: "/run/secrets/ocurrent-ssh-key",
+  /** The SSH builders' host keys, as known_hosts lines. */
+  knownHosts: "/run/secrets/ci-known-hosts",
+  /** The TLS builders' client key (upstream's ocurrent-tls-key), certificate and CA. */
+  tlsKey: "/run/secrets/ocurrent-tls-key",
+  tlsCert: "/run/secrets/ocurrent-tls-cert",
+  tlsCa: "/run/secrets/ocurrent-tls-ca",
+  /** The remote cache's read-write and read-only tokens. */
+  cacheReadWrite: "/run/secrets/nx-cache-rw",
+  cacheReadOnly: "/run/secrets/nx-cache-ro",
+  /** The notification webhook's URL (upstream's --slack file). */
+  slack: "/run/secrets/base-images-slack",
+} as const;

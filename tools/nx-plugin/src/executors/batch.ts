@@ -29,10 +29,13 @@ export interface TaskLog {
   note(facts: RunFacts): void;
 }
 
-/** What a build says about how it ran: whether the registry already had it, and on which builder. */
+/** What a build says about how it ran: whether the registry already had it, on which builder, and how often a registry step was retried. */
 export interface RunFacts {
   readonly reused?: boolean;
   readonly builder?: string;
+  readonly retries?: number;
+  /** A real build only: whether its builder answered (false: the build failed because it did not). */
+  readonly builderReachable?: boolean;
 }
 
 /** In a task of its own, Nx captures the process's output: both kinds of line go there once. */

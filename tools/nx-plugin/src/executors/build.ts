@@ -131,6 +131,9 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
 const facts = new Map<string, Promise<BuilderFacts>>();
 
 /** Asks the builder what it builds (once per process), and refuses a platform it does not build. */
+/** A builder that did not answer: the run record says so, and /metrics counts it per builder. */
+class UnreachableBuilder extends BuilderError {}
+
 async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<Record<string, string>>, again = false): Promise<void> {
   const key = `${build.engine} ${build.builder.queue}`;
   let known = facts.get(key);
@@ -142,7 +145,7 @@ async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<
   try {
     offered = await known;
   } catch (e) {
-    throw new BuilderError(`${build.builder.label} cannot be reached: ${(e as Error).message}`);
+    throw new UnreachableBuilder(`${build.builder.label} cannot be reached: ${(e as Error).message}`);
   }
   if (!offersPlatform(offered.platforms, build.platform)) {
     throw new BuilderError(`${build.builder.label} does not build ${build.platform}; it builds ${offered.platforms.join(", ")}`);
@@ -257,11 +260,14 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
     const options = parseOptions("build", rawOptions);
     const settings = resolveSettings(options);
     const build = prepare(options, settings, root);
+    log.note({ builder: build.builder.queue });
     let outcome: { digest: string | null; reused: boolean };
     if (settings.dryRun) {
       outcome = { digest: await describeBuild(build, log), reused: false };
     } else {
-      const session = openSession(settings, (line) => log.say(`${label}: ${line}`));
+      let retries = 0;
+      // Each retry is counted in the run record, for /metrics.
+      const session = openSession(settings, (line) => (log.note({ retries: ++retries }), log.say(`${label}: ${line}`)));
       try {
         outcome = await realBuild(build, session, log);
       } finally {
@@ -277,11 +283,12 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
       buildId: build.id,
       dryRun: settings.dryRun,
     };
-    log.note({ reused: outcome.reused, builder: build.builder.queue });
+    log.note({ reused: outcome.reused, builder: build.builder.queue, builderReachable: true });
     writeWhole(buildRecordPath(root, options.image, options.arch), JSON.stringify(record, null, 2) + "\n");
     if (settings.dryRun) log.say(`${label}: dry run: nothing was built, nothing sent to a registry`);
     return true;
   } catch (e) {
+    if (e instanceof UnreachableBuilder) log.note({ builderReachable: false });
     log.say(failureLine(label, "build", e));
     return false;
   }

@@ -91,6 +91,10 @@ export const statusOptionsSchema = z
     serve: z.boolean().optional().describe("Serve the page and status.json (live) instead of writing dist/status/."),
     host: z.string().min(1).optional().describe("The address to serve on; loopback (127.0.0.1) unless told otherwise."),
     port: z.number().int().min(0).max(65535).optional().describe("The port to serve on (8080; 0: any free port)."),
+    allowedHosts: z
+      .preprocess((v) => (typeof v === "string" ? [v] : v), z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "a host name, without port")).min(1))
+      .optional()
+      .describe("Host names requests may name besides loopback ones (a deployment's own, e.g. status or base-images.example.org); with it, every other Host is refused, wherever the server listens."),
     outputDir: z.string().min(1).optional().describe("Where index.html and status.json are written (dist/status)."),
     pollMs: z.number().int().min(100).optional().describe("How often the served page asks for status.json, in milliseconds (1000)."),
   })

@@ -61,7 +61,9 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
         manifests.push({ tag, sources, changed: true, digest: null });
       }
     } else {
-      const session = openSession(settings, say);
+      let retries = 0;
+      // Each retry is counted in the run record, for /metrics.
+      const session = openSession(settings, (line) => (log.note({ retries: ++retries }), say(line)));
       try {
         // Nothing is published from a record the registry does not back: each build it names must be there.
         const checked = new Set<string>();

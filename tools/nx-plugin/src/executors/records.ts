@@ -76,7 +76,17 @@ export function tracked<O extends TaskIdentity>(work: TaskWork<O>): TaskWork<O> 
       if (ok) writeRunRecord(root, options, { state: "succeeded", task, startedAt, at, ...facts });
       else {
         const message = [...lines].reverse().find((l) => / failed/.test(l)) ?? lines.at(-1) ?? `${task} failed`;
-        writeRunRecord(root, options, { state: "failed", task, startedAt, at, message: logTail([message])[0] ?? "", logTail: logTail(lines) });
+        writeRunRecord(root, options, {
+          state: "failed",
+          task,
+          startedAt,
+          at,
+          message: logTail([message])[0] ?? "",
+          logTail: logTail(lines),
+          ...(facts.retries !== undefined ? { retries: facts.retries } : {}),
+          ...(facts.builder !== undefined ? { builder: facts.builder } : {}),
+          ...(facts.builderReachable !== undefined ? { builderReachable: facts.builderReachable } : {}),
+        });
       }
     }
   };

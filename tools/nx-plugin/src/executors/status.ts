@@ -23,6 +23,9 @@ import {
   RECORD_FILES,
   renderPage,
   runRecordSchema,
+  SERVICE_RUN_FILE,
+  serviceRunSchema,
+  type ServiceRun,
   type Dated,
   type ImageRecords,
   type RunRecord,
@@ -33,6 +36,7 @@ import { rebuildPeriod, resolveRepositories } from "../settings";
 import { buildId, SYNTAX_LINE } from "./build";
 import { renderedContext } from "./render";
 import { imageDir, say, writeWhole } from "./shared";
+import { statusMetrics } from "./metrics";
 import { parseOptions, type StatusOptions } from "./options";
 
 export type { StatusOptions };
@@ -118,15 +122,26 @@ export function statusSource(root: string, options: StatusOptions): StatusSource
 }
 
 export function currentStatus(root: string, source: StatusSource): StatusDocument {
-  return makeStatus({
+  return currentState(root, source).status;
+}
+
+/** The status with the records it was made from. */
+function currentState(root: string, source: StatusSource): { status: StatusDocument; records: Map<string, ImageRecords> } {
+  const records = readRecords(root, source.plan);
+  const status = makeStatus({
     plan: source.plan,
     repositories: source.repositories,
     distros: source.distros,
-    records: readRecords(root, source.plan),
+    records,
     buildIdOf: source.buildIdOf,
     generatedAt: new Date().toISOString(),
   });
+  return { status, records };
 }
+
+/** The pipeline service's run record, when it has written one. */
+export const readServiceRun = (root: string): ServiceRun | undefined =>
+  readDated(root, join(root, SERVICE_RUN_FILE), (t, f) => parseRecord(serviceRunSchema, t, f))?.record;
 
 const statusJson = (status: StatusDocument): string => JSON.stringify({ $schema: "../../images/schema/status.schema.json", ...status }, null, 1) + "\n";
 
@@ -145,20 +160,25 @@ export function writeStatus(root: string, options: StatusOptions): { page: strin
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /**
- * Serves the page and status.json, each computed afresh (at most every
- * quarter second), and nothing else. On loopback, requests must name a
- * loopback host, so a web page cannot reach the server by rebinding a name.
+ * Serves the page, status.json and /metrics, each computed afresh (at most
+ * every quarter second), and nothing else. On loopback, requests must name a
+ * loopback host, so a web page cannot reach the server by rebinding a name;
+ * with `allowedHosts` (a deployment's own names), requests must name a
+ * loopback host or one of those, wherever it listens.
  */
 export function serveStatus(root: string, options: StatusOptions, log: (line: string) => void = say): Promise<Server> {
   const source = statusSource(root, options);
   const host = options.host ?? DEFAULT_HOST;
   const port = options.port ?? DEFAULT_PORT;
-  let cached: { at: number; status: StatusDocument } | undefined;
-  const status = () => {
+  const allowed = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
+  const metrics = statusMetrics();
+  let cached: { at: number; state: ReturnType<typeof currentState> } | undefined;
+  const state = () => {
     const now = Date.now();
-    if (!cached || now - cached.at > 250) cached = { at: now, status: currentStatus(root, source) };
-    return cached.status;
+    if (!cached || now - cached.at > 250) cached = { at: now, state: currentState(root, source) };
+    return cached.state;
   };
+  const status = () => state().status;
   const send = (res: ServerResponse, code: number, type: string, body: string, head: boolean) => {
     res.writeHead(code, {
       "content-type": `${type}; charset=utf-8`,
@@ -173,8 +193,26 @@ export function serveStatus(root: string, options: StatusOptions, log: (line: st
     const head = req.method === "HEAD";
     if (req.method !== "GET" && !head) return send(res, 405, "text/plain", "only GET\n", false);
     const requested = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
-    if (LOOPBACK.test(host) && !LOOPBACK.test(requested)) return send(res, 403, "text/plain", "not a loopback host\n", head);
+    if (allowed.size > 0 ? !LOOPBACK.test(requested) && !allowed.has(requested.toLowerCase()) : LOOPBACK.test(host) && !LOOPBACK.test(requested)) {
+      return send(res, 403, "text/plain", allowed.size > 0 ? "not an allowed host\n" : "not a loopback host\n", head);
+    }
     const path = (req.url ?? "/").split("?")[0];
+    if (path === "/metrics") {
+      const { status: now, records } = state();
+      metrics
+        .text({ status: now, records, rebuildPeriodDays: options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS, serviceRun: readServiceRun(root) })
+        .then(
+          (text) => {
+            res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store", "x-content-type-options": "nosniff" });
+            res.end(head ? undefined : text);
+          },
+          (e: Error) => {
+            log(`status: metrics: ${e.message}`);
+            send(res, 500, "text/plain", `${e.message}\n`, head);
+          },
+        );
+      return;
+    }
     try {
       if (path === "/" || path === "/index.html") return send(res, 200, "text/html", renderPage(status(), source.dockerfiles, options.pollMs ? { pollMs: options.pollMs } : {}), head);
       if (path === "/status.json") return send(res, 200, "application/json", statusJson(status()), head);
@@ -190,7 +228,7 @@ export function serveStatus(root: string, options: StatusOptions, log: (line: st
     server.listen(port, host, () => {
       const address = server.address();
       const shown = typeof address === "object" && address ? `${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}` : `${host}:${port}`;
-      log(`status: serving http://${shown}/ (page and status.json; Ctrl-C stops)`);
+      log(`status: serving http://${shown}/ (page, status.json and /metrics; Ctrl-C stops)`);
       resolve(server);
     });
   });
