@@ -343,7 +343,9 @@ export class RegistryClient {
     const target = typeof tag === "string" ? parseReference(tag) : tag;
     const named = describe(target);
     if (!target.tag || target.digest) throw new RegistryError(`${named} is not a tag`);
-    const planned = entries.map((e) => e.platform);
+    // One entry per platform; Windows entries differ by os.version too (a host picks the one matching its kernel).
+    const keyOf = (platform: string, osVersion: string | undefined) => `${platform}${osVersion ? ` (os.version ${osVersion})` : ""}`;
+    const planned = entries.map((e) => keyOf(e.platform, e.osVersion));
     const twice = planned.find((p, i) => planned.indexOf(p) !== i);
     if (twice) throw new RegistryError(`${named}: the list would name ${twice} twice (${planned.join(", ")})`);
     const listed: Record<string, unknown>[] = [];
@@ -386,6 +388,9 @@ export class RegistryClient {
         },
       });
     }
+    const resolved = platforms.map((p) => keyOf(platformText(p), p.os === "windows" ? p["os.version"] : undefined));
+    const again = resolved.find((p, i) => resolved.indexOf(p) !== i);
+    if (again) throw new RegistryError(`${named}: the list would name ${again} twice, as the images' configs say (${resolved.join(", ")})`);
     const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: listType, manifests: listed }, null, 2));
     // Another run storing the same images at the same moment can make the registry briefly call one
     // of them unknown (MANIFEST_BLOB_UNKNOWN): store them again and write the list again, a few times.
