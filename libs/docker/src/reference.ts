@@ -70,6 +70,15 @@ export function parseReference(text: string): ImageReference {
   return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 
+/** A reference read from a record or a registry's answer, or undefined when it is not one (never throws). */
+export function tryParseReference(text: string): ImageReference | undefined {
+  try {
+    return parseReference(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A repository: where images are pushed under tags, e.g. `localhost:5000/opam-staging`, `ocaml/opam`. */
 export interface Repository {
   /** host[:port] as used for the HTTP API (Docker Hub: registry-1.docker.io). */
