@@ -82,7 +82,9 @@ const hasBody = (req: IncomingMessage): boolean =>
 
 /** Starts the proxy in front of `upstream` (host:port, plain HTTP, on loopback). */
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
-  const [upstreamHost, upstreamPort] = [upstream.slice(0, upstream.lastIndexOf(":")), Number(upstream.slice(upstream.lastIndexOf(":") + 1))];
+  // host:port, read as a URL reads it.
+  const upstreamUrl = new URL(`http://${upstream}`);
+  const [upstreamHost, upstreamPort] = [upstreamUrl.hostname, Number(upstreamUrl.port || 80)];
   if (!/^(127\.|localhost$)/.test(upstreamHost)) throw new Error(`the fault proxy only talks to loopback, not ${upstream}`);
   const rules: LiveRule[] = [];
   const seen: SeenRequest[] = [];

@@ -8,7 +8,7 @@
  * refused unless each entry is the image of its planned platform, once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RegistryClient, type ImageReference } from "../../../libs/docker/src";
+import { buildIdTag, RegistryClient, type ImageReference } from "../../../libs/docker/src";
 import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
 import { startFaultProxy, type Answer, type FaultProxy } from "../fault-proxy";
 import { expectedTags, publishedProblems } from "../published";
@@ -134,13 +134,13 @@ describe("nx run-many -t publish, through a registry that lies", () => {
   it("fails, naming registry, reference and both digests, when a build id's manifest comes with another arch's digest; publishes nothing; a rerun converges", async () => {
     const amd64 = record("alpine-3.23-opam", "amd64");
     const arm64 = record("alpine-3.23-opam", "arm64");
-    proxy.inject({ fault: { kind: "rewrite", rewrite: headerSays(arm64.digest) }, method: "GET", path: new RegExp(`/manifests/build-${amd64.buildId}$`), times: 1 });
+    proxy.inject({ fault: { kind: "rewrite", rewrite: headerSays(arm64.digest) }, method: "GET", path: new RegExp(`/manifests/${buildIdTag(amd64.buildId)}$`), times: 1 });
     const before = proxy.seen.length;
     const run = await publish("--skip-nx-cache");
     expect(proxy.clear()).toBe(0);
     expect(run.exitCode, run.all.slice(-3000)).not.toBe(0);
     expect(run.all).toContain(
-      `alpine-3.23-opam (amd64): build failed: ${proxy.registry} answered ${staging()}:build-${amd64.buildId} with content whose digest is ${amd64.digest}, though its Docker-Content-Digest says ${arm64.digest}; refused`,
+      `alpine-3.23-opam (amd64): build failed: ${proxy.registry} answered ${staging()}:${buildIdTag(amd64.buildId)} with content whose digest is ${amd64.digest}, though its Docker-Content-Digest says ${arm64.digest}; refused`,
     );
     // Nothing reached a public tag of the images that depend on it; every list is as it was, and whole.
     expect(proxy.seen.slice(before).filter((r) => r.method === "PUT" && /\/p\/manifests\/alpine-3\.23-opam$/.test(r.path))).toEqual([]);
@@ -153,12 +153,12 @@ describe("nx run-many -t publish, through a registry that lies", () => {
 
   it("fails when a build id's manifest is another arch's image, header and all: a build is reused only for its own platform", async () => {
     const amd64 = record("alpine-3.23-opam", "amd64");
-    const arm64 = (await env.client.getManifest(direct(`${staging()}:build-${record("alpine-3.23-opam", "arm64").buildId}`))) ?? expect.fail("no arm64 build");
-    proxy.inject({ fault: { kind: "rewrite", rewrite: answerWith(arm64) }, method: "GET", path: new RegExp(`/manifests/build-${amd64.buildId}$`), times: 1 });
+    const arm64 = (await env.client.getManifest(direct(`${staging()}:${buildIdTag(record("alpine-3.23-opam", "arm64").buildId)}`))) ?? expect.fail("no arm64 build");
+    proxy.inject({ fault: { kind: "rewrite", rewrite: answerWith(arm64) }, method: "GET", path: new RegExp(`/manifests/${buildIdTag(amd64.buildId)}$`), times: 1 });
     const run = await publish("--skip-nx-cache");
     expect(proxy.clear()).toBe(0);
     expect(run.exitCode, run.all.slice(-3000)).not.toBe(0);
-    expect(run.all).toContain(`alpine-3.23-opam (amd64): build failed: ${staging()}:build-${amd64.buildId} holds a linux/arm64 image (${arm64.digest}), not a linux/amd64 one`);
+    expect(run.all).toContain(`alpine-3.23-opam (amd64): build failed: ${staging()}:${buildIdTag(amd64.buildId)} holds a linux/arm64 image (${arm64.digest}), not a linux/amd64 one`);
     expect(await lists()).toEqual(published);
   });
 
