@@ -151,7 +151,7 @@ describe("nx run-many -t publish, through a registry that lies", () => {
     expect(await publishedProblems(ws, env.client, direct(publicRepo()), direct)).toEqual([]);
   });
 
-  it("fails when a build id's manifest is another arch's image, header and all: a build is reused only for its own platform", async () => {
+  it("fails when a build id's manifest is another arch's image, header and all: a build is reused only for its own platform; a rerun converges", async () => {
     const amd64 = record("alpine-3.23-opam", "amd64");
     const arm64 = (await env.client.getManifest(direct(`${staging()}:${buildIdTag(record("alpine-3.23-opam", "arm64").buildId)}`))) ?? expect.fail("no arm64 build");
     proxy.inject({ fault: { kind: "rewrite", rewrite: answerWith(arm64) }, method: "GET", path: new RegExp(`/manifests/${buildIdTag(amd64.buildId)}$`), times: 1 });
@@ -160,6 +160,9 @@ describe("nx run-many -t publish, through a registry that lies", () => {
     expect(run.exitCode, run.all.slice(-3000)).not.toBe(0);
     expect(run.all).toContain(`alpine-3.23-opam (amd64): build failed: ${staging()}:${buildIdTag(amd64.buildId)} holds a linux/arm64 image (${arm64.digest}), not a linux/amd64 one`);
     expect(await lists()).toEqual(published);
+    const again = await publish();
+    expect(again.exitCode, again.all.slice(-3000)).toBe(0);
+    expect(await publishedProblems(ws, env.client, direct(publicRepo()), direct)).toEqual([]);
   });
 
   it("refuses to publish a list naming an image for a platform its config does not say (a record that names another arch's build)", async () => {
