@@ -7,7 +7,7 @@
  * instead of building FROM, or publishing, another arch's image; and a list is
  * refused unless each entry is the image of its planned platform, once.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildIdTag, RegistryClient, type ImageReference } from "../../../libs/docker/src";
 import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
 import { startFaultProxy, type Answer, type FaultProxy } from "../fault-proxy";
@@ -62,6 +62,11 @@ afterAll(async () => {
 });
 
 describe("the registry client, through a registry that lies", () => {
+  // A rule a failed test left unspent would change a later answer (BuildKit's too).
+  afterEach(() => {
+    proxy.clear();
+  });
+
   it("refuses a manifest whose Docker-Content-Digest is another image's, naming registry, reference and both digests", async () => {
     proxy.inject({ fault: { kind: "rewrite", rewrite: headerSays(images.arm64.digest) }, method: "GET", path: /\/base\/alpine\/manifests\/3\.23$/, times: 1 });
     // The tag's index, whose digest the header now names as the arm64 image's.
