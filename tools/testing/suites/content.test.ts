@@ -134,7 +134,8 @@ describe("nx run-many -t publish, through a registry that lies", () => {
     expect(first.exitCode, first.all.slice(-3000)).toBe(0);
     expect(await publishedProblems(ws, env.client, direct(publicRepo()), direct)).toEqual([]);
     published = await lists();
-  });
+    // The first build of 4 images, 2 under QEMU, on a busy machine.
+  }, 900_000);
 
   it("fails, naming registry, reference and both digests, when a build id's manifest comes with another arch's digest; publishes nothing; a rerun converges", async () => {
     const amd64 = record("alpine-3.23-opam", "amd64");
