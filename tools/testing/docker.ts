@@ -8,7 +8,17 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, existsSync, readFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, execaSync } from "execa";
-import { readCredentials, RegistryClient, temporaryDockerConfig, type Credentials, type Manifest } from "../../libs/docker/src";
+import {
+  formatReference,
+  parseReference,
+  readCredentials,
+  RegistryClient,
+  repositoryOf,
+  tagRef,
+  temporaryDockerConfig,
+  type Credentials,
+  type Manifest,
+} from "../../libs/docker/src";
 import { createWorkspace, PROJECT_ROOT, smallFixture, type Fixture, type FixtureDistro, type Workspace } from "./workspace";
 
 export interface DockerEnvironment {
@@ -68,8 +78,8 @@ export async function makeTestBase(env: DockerEnvironment, target: string, alsoA
   });
   const index = await env.client.getManifest(target);
   if (!index) throw new Error(`the test base image ${target} was not pushed`);
-  const repo = target.slice(0, target.lastIndexOf(":"));
-  for (const tag of alsoAs) await env.client.putManifest(`${repo}:${tag}`, index);
+  const repo = repositoryOf(parseReference(target));
+  for (const tag of alsoAs) await env.client.putManifest(tagRef(repo, tag), index);
   return index;
 }
 
@@ -78,15 +88,15 @@ export async function makeTestBase(env: DockerEnvironment, target: string, alsoA
  * so every RUN fails on arm64 alone.
  */
 export async function makeBaseBrokenOnArm64(env: DockerEnvironment, good: string, target: string): Promise<void> {
-  const repo = target.slice(0, target.lastIndexOf(":"));
+  const repo = repositoryOf(parseReference(target));
   const entries = await env.client.platforms(good);
   const amd64 = entries?.find((e) => e.platform?.architecture === "amd64");
   if (!amd64) throw new Error(`${good} has no amd64 image`);
   await withLogin(env, async (dockerEnv) => {
-    const empty = `${repo}:empty-arm64`;
+    const empty = formatReference(tagRef(repo, "empty-arm64"));
     await execa("sh", ["-c", `tar -c -T /dev/null | docker import --platform linux/arm64 - '${empty}' >/dev/null && docker push -q '${empty}' >/dev/null`], { env: dockerEnv });
-    const goodRepo = good.slice(0, good.lastIndexOf(":"));
-    await execa("docker", ["buildx", "imagetools", "create", "-t", target, `${goodRepo}@${amd64.digest}`, empty], { env: dockerEnv });
+    const pinned = formatReference({ ...parseReference(good), tag: undefined, digest: amd64.digest });
+    await execa("docker", ["buildx", "imagetools", "create", "-t", target, pinned, empty], { env: dockerEnv });
   });
 }
 

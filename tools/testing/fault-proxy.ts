@@ -2,8 +2,9 @@
  * A registry that misbehaves on demand: an HTTP proxy on loopback in front of
  * the real registry that passes every request through, except those a fault
  * rule picks, which it answers 500/502/503, 429 with Retry-After, a 401 as if
- * their token had expired, slowly, or by cutting the connection in the middle
- * of a blob. docker and buildx treat loopback registries as plain HTTP, so a
+ * their token had expired, slowly, by cutting the connection in the middle
+ * of a blob, or by changing the registry's answer (a header, the body) as a
+ * lying registry or a tampering proxy would. docker and buildx treat loopback registries as plain HTTP, so a
  * repository named `127.0.0.1:<port>/…` sends docker's pushes through it as
  * well as our registry client's requests.
  */
@@ -18,7 +19,16 @@ export type Fault =
   /** Passed through after a wait. */
   | { readonly kind: "slow"; readonly delayMs: number }
   /** The connection is cut after this many bytes of the blob: the request's body on an upload, else the answer's. */
-  | { readonly kind: "reset-mid-blob"; readonly afterBytes: number };
+  | { readonly kind: "reset-mid-blob"; readonly afterBytes: number }
+  /** The request carried credentials; passed through, with the registry's answer replaced by what `rewrite` makes of it. */
+  | { readonly kind: "rewrite"; readonly rewrite: (answer: Answer) => Answer };
+
+/** A registry's answer, whole: what a rewrite fault sees and changes. Header names are lowercase. */
+export interface Answer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
 
 export type FaultKind = Fault["kind"];
 
@@ -62,7 +72,8 @@ const matches = (rule: FaultRule, req: IncomingMessage): boolean => {
   const path = req.url ?? "";
   if (rule.method !== undefined && (typeof rule.method === "string" ? rule.method !== method : !rule.method.test(method))) return false;
   if (rule.path !== undefined && !rule.path.test(path)) return false;
-  if (rule.fault.kind === "expired-token" && !req.headers.authorization) return false;
+  // Answers to requests with credentials only: the first, bare one of each client is the registry's challenge.
+  if ((rule.fault.kind === "expired-token" || rule.fault.kind === "rewrite") && !req.headers.authorization) return false;
   return true;
 };
 
@@ -71,7 +82,9 @@ const hasBody = (req: IncomingMessage): boolean =>
 
 /** Starts the proxy in front of `upstream` (host:port, plain HTTP, on loopback). */
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
-  const [upstreamHost, upstreamPort] = [upstream.slice(0, upstream.lastIndexOf(":")), Number(upstream.slice(upstream.lastIndexOf(":") + 1))];
+  // host:port, read as a URL reads it.
+  const upstreamUrl = new URL(`http://${upstream}`);
+  const [upstreamHost, upstreamPort] = [upstreamUrl.hostname, Number(upstreamUrl.port || 80)];
   if (!/^(127\.|localhost$)/.test(upstreamHost)) throw new Error(`the fault proxy only talks to loopback, not ${upstream}`);
   const rules: LiveRule[] = [];
   const seen: SeenRequest[] = [];
@@ -85,13 +98,29 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     return live.rule.fault;
   };
 
-  /** Passes a request to the registry; `cutAfter` cuts the blob (request or answer) after that many bytes. */
-  const forward = (req: IncomingMessage, res: ServerResponse, cutAfter?: number) => {
+  /**
+   * Passes a request to the registry; `cutAfter` cuts the blob (request or answer) after that many bytes;
+   * `rewrite` changes the answer, read whole first.
+   */
+  const forward = (req: IncomingMessage, res: ServerResponse, cutAfter?: number, rewrite?: (answer: Answer) => Answer) => {
     const cutRequest = cutAfter !== undefined && hasBody(req);
     const upstreamReq = httpRequest(
       // The Host header is kept, so the Locations the registry answers with point at the proxy.
       { host: upstreamHost, port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
+        if (rewrite) {
+          const chunks: Buffer[] = [];
+          answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+          answer.on("end", () => {
+            const headers = Object.fromEntries(Object.entries(answer.headers).flatMap(([k, v]) => (typeof v === "string" ? [[k, v]] : [])));
+            const changed = rewrite({ status: answer.statusCode ?? 502, headers, body: Buffer.concat(chunks) });
+            const body = req.method === "HEAD" ? Buffer.alloc(0) : changed.body;
+            const { "transfer-encoding": _chunked, ...kept } = changed.headers;
+            res.writeHead(changed.status, { ...kept, "content-length": String(req.method === "HEAD" ? (changed.headers["content-length"] ?? 0) : body.length) });
+            res.end(body);
+          });
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
         if (cutAfter === undefined || cutRequest) {
           answer.pipe(res);
@@ -171,6 +200,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         return;
       case "reset-mid-blob":
         return forward(req, res, fault.afterBytes);
+      case "rewrite":
+        return forward(req, res, undefined, fault.rewrite);
     }
   });
   server.on("connection", (socket) => {

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RegistryClient } from "../../libs/docker/src";
+import { parseReference, pinned, repositoryName, type RegistryClient } from "../../libs/docker/src";
 import type { Workspace } from "./workspace";
 
 interface RenderedManifests {
@@ -50,9 +50,8 @@ export async function publishedProblems(ws: Workspace, client: RegistryClient, p
       const record = JSON.parse(ws.read(`dist/images/${want.image}/build-${arch}.json`)) as { digest: string; stagingTag: string };
       const entry = entries.find((e) => e.platform?.architecture === arch);
       if (entry && entry.digest !== record.digest) problems.push(`${tag}: ${arch} is ${entry.digest}, its build record says ${record.digest}`);
-      const staging = toDirect(record.stagingTag);
-      const repo = staging.slice(0, staging.lastIndexOf(":"));
-      if (!(await client.getManifest(`${repo}@${record.digest}`))) problems.push(`${want.image} (${arch}): ${record.digest} is not in ${repo}`);
+      const staging = pinned(parseReference(toDirect(record.stagingTag)), record.digest);
+      if (!(await client.getManifest(staging))) problems.push(`${want.image} (${arch}): ${record.digest} is not in ${repositoryName(staging)}`);
     }
   }
   return problems;

@@ -8,4 +8,3 @@ export * from "./owned-dirs";
 export * from "./machine-lock";
 export * from "./builder";
 export * from "./classic";
-export * from "./windows-index";

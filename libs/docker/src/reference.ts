@@ -70,6 +70,15 @@ export function parseReference(text: string): ImageReference {
   return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 
+/** A reference read from a record or a registry's answer, or undefined when it is not one (never throws). */
+export function tryParseReference(text: string): ImageReference | undefined {
+  try {
+    return parseReference(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A repository: where images are pushed under tags, e.g. `localhost:5000/opam-staging`, `ocaml/opam`. */
 export interface Repository {
   /** host[:port] as used for the HTTP API (Docker Hub: registry-1.docker.io). */
@@ -89,9 +98,41 @@ export function parseRepository(text: string, what: string): Repository {
 /** As docker writes a repository: without Docker Hub's host and `library/`. */
 export const repositoryText = (repo: Repository): string => repositoryName({ registry: repo.registry, repository: repo.path });
 /** `<repository>:<tag>`. */
-export const tagIn = (repo: Repository, tag: string): string => `${repositoryText(repo)}:${tag}`;
+export const tagIn = (repo: Repository, tag: string): string => formatReference(tagRef(repo, tag));
 /** `<repository>@<digest>`. */
-export const digestIn = (repo: Repository, digest: string): string => `${repositoryText(repo)}@${digest}`;
+export const digestIn = (repo: Repository, digest: string): string => formatReference(digestRef(repo, digest));
+
+/** The repository a reference is in. */
+export const repositoryOf = (ref: ImageReference): Repository => ({ registry: ref.registry, path: ref.repository });
+
+/** The image under `tag` in a repository; refuses a tag docker would. */
+export function tagRef(repo: Repository, tag: string): ImageReference {
+  if (!isDockerTag(tag)) throw new Error(`not a valid tag for ${repositoryText(repo)}: "${tag}" (${DOCKER_TAG_RULE})`);
+  return { registry: repo.registry, repository: repo.path, tag };
+}
+
+/** The image `digest` names in a repository; refuses what is not a digest. */
+export function digestRef(repo: Repository, digest: string): ImageReference {
+  if (!DIGEST.test(digest)) throw new Error(`not a valid digest for ${repositoryText(repo)}: "${digest}"`);
+  return { registry: repo.registry, repository: repo.path, digest };
+}
+
+/** The same image, pinned: its repository and `digest`, without its tag. */
+export const pinned = (ref: ImageReference, digest: string): ImageReference => digestRef(repositoryOf(ref), digest);
+
+/** `[registry/]repository[:tag][@digest]`, as docker writes it; parseReference reads it back to the same value. */
+export function formatReference(ref: ImageReference): string {
+  return `${repositoryName(ref)}${ref.tag !== undefined ? `:${ref.tag}` : ""}${ref.digest !== undefined ? `@${ref.digest}` : ""}`;
+}
+
+/**
+ * The staging tag that holds a build under its id (`build-<64 hex>`), whatever tag the
+ * build also has: the one place that makes it, so a reader finds what a build pushed.
+ */
+export function buildIdTag(id: string): string {
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`not a build id: "${id}" (64 lowercase hex digits)`);
+  return `build-${id}`;
+}
 
 /** The name without tag or digest, as docker writes it (`localhost:5000/opam-staging`). */
 export function repositoryName(ref: ImageReference): string {

@@ -4,13 +4,16 @@
  */
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RegistryClient, RegistryError } from "./registry";
+import { DigestMismatch, digestOf, RegistryClient, RegistryError } from "./registry";
 
 let server: Server;
 let port: number;
 const seen: { method: string; path: string; auth?: string }[] = [];
 let failuresLeft = 0;
 const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] });
+const MANIFEST_DIGEST = digestOf(Buffer.from(MANIFEST));
+const OTHER = `sha256:${"e".repeat(64)}`;
+const BLOB = Buffer.from("a blob");
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -24,8 +27,21 @@ beforeAll(async () => {
       res.writeHead(503);
       return res.end("try later");
     }
+    // A registry (or a proxy) that lies: another digest in the header, or other bytes than asked for.
+    if (req.url === "/v2/team/opam/manifests/lying") {
+      res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json", "Docker-Content-Digest": OTHER });
+      return res.end(MANIFEST);
+    }
+    if (req.url === `/v2/team/opam/manifests/${OTHER}`) {
+      res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json" });
+      return res.end(MANIFEST);
+    }
+    if (req.url === `/v2/team/opam/blobs/${OTHER}`) {
+      res.writeHead(200, { "Content-Type": "application/octet-stream" });
+      return res.end(BLOB);
+    }
     if (req.url === "/v2/team/opam/manifests/present") {
-      res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json", "Docker-Content-Digest": "sha256:abc" });
+      res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json", "Docker-Content-Digest": MANIFEST_DIGEST });
       return res.end(MANIFEST);
     }
     res.writeHead(404);
@@ -45,7 +61,7 @@ describe("RegistryClient", () => {
   it("answers a Basic challenge with the credentials and reads a manifest with its digest and type", async () => {
     seen.length = 0;
     const m = await client().getManifest(`127.0.0.1:${port}/team/opam:present`);
-    expect(m?.digest).toBe("sha256:abc");
+    expect(m?.digest).toBe(MANIFEST_DIGEST);
     expect(m?.mediaType).toBe("application/vnd.oci.image.index.v1+json");
     expect(seen.map((r) => Boolean(r.auth))).toEqual([false, true]);
   });
@@ -56,7 +72,7 @@ describe("RegistryClient", () => {
 
   it("retries transient failures and gives up after its attempts", async () => {
     failuresLeft = 2;
-    expect((await client().getManifest(`127.0.0.1:${port}/team/opam:present`))?.digest).toBe("sha256:abc");
+    expect((await client().getManifest(`127.0.0.1:${port}/team/opam:present`))?.digest).toBe(MANIFEST_DIGEST);
     failuresLeft = 10;
     await expect(client().getManifest(`127.0.0.1:${port}/team/opam:present`)).rejects.toThrow(/HTTP 503/);
     failuresLeft = 0;
@@ -74,5 +90,21 @@ describe("RegistryClient", () => {
     expect(error).toBeInstanceOf(RegistryError);
     expect((error as RegistryError).status).toBe(401);
     expect((error as Error).message).toMatch(/HTTP 401/);
+  });
+
+  it("refuses a manifest whose bytes are not what its Docker-Content-Digest says, naming registry, reference and both digests", async () => {
+    const error = await client().getManifest(`127.0.0.1:${port}/team/opam:lying`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DigestMismatch);
+    expect((error as Error).message).toBe(
+      `127.0.0.1:${port} answered 127.0.0.1:${port}/team/opam:lying with content whose digest is ${MANIFEST_DIGEST}, though its Docker-Content-Digest says ${OTHER}; refused (the registry, or something between it and us, is not serving what was stored)`,
+    );
+  });
+
+  it("refuses a manifest or blob read by digest whose bytes are another's", async () => {
+    await expect(client().getManifest(`127.0.0.1:${port}/team/opam@${OTHER}`)).rejects.toThrow(`with content whose digest is ${MANIFEST_DIGEST}, not the ${OTHER} asked for`);
+    await expect(client().readBlob(`127.0.0.1:${port}/team/opam`, OTHER)).rejects.toThrow(`with content whose digest is ${digestOf(BLOB)}, not the ${OTHER} asked for`);
+    // Streamed, the check comes at the end of the body: reading it fails.
+    const streamed = await client().getBlob(`127.0.0.1:${port}/team/opam`, OTHER);
+    await expect(streamed?.arrayBuffer()).rejects.toThrow(DigestMismatch);
   });
 });

@@ -98,7 +98,88 @@ class TransientFailure extends Error {
 /** A request body; a function makes a fresh stream for each attempt (retries, a re-sent request after a 401). */
 export type RequestBody = Buffer | (() => Readable);
 
-const digestOf = (bytes: Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+/** The algorithms a digest may name that this client can check. */
+const ALGORITHMS = new Set(["sha256", "sha384", "sha512"]);
+
+/** The digest of `bytes` with the algorithm `like` names (sha256 when none). */
+export function digestOf(bytes: Buffer, like?: string): string {
+  const algorithm = like ? algorithmOf(like) : "sha256";
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
+}
+
+/** A digest's algorithm, refused unless this client can check it. */
+function algorithmOf(digest: string): string {
+  const algorithm = digest.slice(0, Math.max(0, digest.indexOf(":")));
+  if (!ALGORITHMS.has(algorithm)) throw new RegistryError(`cannot check a digest of algorithm "${algorithm}" (${digest}); only ${[...ALGORITHMS].join(", ")}`);
+  return algorithm;
+}
+
+/** Content whose digest is not the one asked for or announced: a registry or a proxy on the way changed it. */
+export class DigestMismatch extends RegistryError {
+  constructor(
+    readonly registry: string,
+    readonly reference: string,
+    /** What the digest should be: asked for, announced, or of the bytes sent. */
+    readonly expected: string,
+    /** What it is: of the bytes answered, or as announced for the bytes sent. */
+    readonly actual: string,
+    readonly kind: "asked for" | "announced" | "stored",
+  ) {
+    const why =
+      kind === "asked for"
+        ? `content whose digest is ${actual}, not the ${expected} asked for`
+        : kind === "announced"
+          ? `content whose digest is ${actual}, though its Docker-Content-Digest says ${expected}`
+          : `a Docker-Content-Digest of ${actual} for content whose digest is ${expected}`;
+    super(`${registry} answered ${reference} with ${why}; refused (the registry, or something between it and us, is not serving what was stored)`);
+    this.name = "DigestMismatch";
+  }
+}
+
+/**
+ * The digest of content read from a registry, checked: the bytes must hash to the digest
+ * asked for and to the one the registry's header announces. Returns that digest.
+ */
+function verifiedDigest(ref: ImageReference, bytes: Buffer, asked: string | undefined, header: string | null): string {
+  for (const [expected, kind] of [[asked, "asked for"], [header, "announced"]] as const) {
+    if (!expected) continue;
+    const actual = digestOf(bytes, expected);
+    if (actual !== expected) throw new DigestMismatch(ref.registry, describe(ref), expected, actual, kind);
+  }
+  return asked ?? digestOf(bytes, header ?? undefined);
+}
+
+/** An image's platform as its config says it. */
+export interface ImagePlatform {
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant?: string;
+  readonly "os.version"?: string;
+  readonly "os.features"?: readonly string[];
+}
+
+/** `os/architecture[/variant]`, as docker writes a platform. */
+export const platformText = (p: Pick<ImagePlatform, "os" | "architecture" | "variant">): string =>
+  `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
+
+/**
+ * Whether an image's platform is the planned one (`linux/arm64`, `windows/amd64`):
+ * os and architecture equal, and the variant when the plan names one.
+ */
+export function samePlatform(image: Pick<ImagePlatform, "os" | "architecture" | "variant">, planned: string): boolean {
+  const [os, architecture, variant] = planned.split("/");
+  return image.os === os && image.architecture === architecture && (variant === undefined || image.variant === variant);
+}
+
+/** One image of a manifest list to write: by digest, with the platform the plan built it for. */
+export interface ListEntry {
+  /** The image, by digest, in any repository of the same or another registry. */
+  readonly source: ImageReference;
+  /** The planned platform, `os/arch[/variant]`: the image's config must say the same. */
+  readonly platform: string;
+  /** A Windows image's version when its config carries none (the plan's); Windows hosts choose by it. */
+  readonly osVersion?: string;
+}
 
 export class RegistryClient {
   private readonly tokens = new Map<string, string>();
@@ -121,7 +202,8 @@ export class RegistryClient {
       if (response.status === 404) return undefined;
       await expectOk(response, what);
       const bytes = await bodyOf(response);
-      return { digest: response.headers.get("docker-content-digest") ?? digestOf(bytes), mediaType: mediaTypeOf(response, bytes), bytes };
+      const digest = verifiedDigest(ref, bytes, ref.digest, response.headers.get("docker-content-digest"));
+      return { digest, mediaType: mediaTypeOf(response, bytes), bytes };
     });
   }
 
@@ -133,7 +215,11 @@ export class RegistryClient {
       const response = await this.request(ref, "PUT", manifestPath(ref), { "Content-Type": manifest.mediaType }, manifest.bytes);
       await expectOk(response, what);
       await bodyOf(response);
-      return response.headers.get("docker-content-digest") ?? digestOf(manifest.bytes);
+      // What we sent is what is stored: the digest the registry announces must be that of our bytes.
+      const sent = ref.digest ?? digestOf(manifest.bytes);
+      const header = response.headers.get("docker-content-digest");
+      if (header && header !== digestOf(manifest.bytes, header)) throw new DigestMismatch(ref.registry, describe(ref), digestOf(manifest.bytes, header), header, "stored");
+      return sent;
     });
   }
 
@@ -172,61 +258,145 @@ export class RegistryClient {
     });
   }
 
-  /** A blob's bytes as they arrive, or undefined when the repository has none. */
+  /**
+   * A blob's bytes as they arrive, or undefined when the repository has none. The
+   * body is checked as it passes: reading it fails at its end when its bytes are not
+   * the blob asked for (a DigestMismatch), so a consumer must finish reading before trusting it.
+   */
   async getBlob(repository: string | ImageReference, digest: string): Promise<Response | undefined> {
     const ref = typeof repository === "string" ? parseReference(repository) : repository;
     const what = `read blob ${digest} of ${describe(ref)}`;
+    const named = `${describe(ref)}@${digest} (a blob)`;
     // Retried until the body starts; a failure while the caller reads it is the caller's.
     return this.retrying(what, ref, async () => {
       const response = await this.request(ref, "GET", blobPath(ref, digest), {}, undefined, { streaming: true });
       if (response.status === 404) return undefined;
       await expectOk(response, what);
-      return response;
+      const header = response.headers.get("docker-content-digest");
+      if (header && header !== digest) throw new DigestMismatch(ref.registry, named, digest, header, "asked for");
+      const hash = createHash(algorithmOf(digest));
+      const checked = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          hash.update(chunk);
+          controller.enqueue(chunk);
+        },
+        flush() {
+          const actual = `${algorithmOf(digest)}:${hash.digest("hex")}`;
+          if (actual !== digest) throw new DigestMismatch(ref.registry, named, digest, actual, "asked for");
+        },
+      });
+      return new Response(response.body?.pipeThrough(checked) ?? null, { status: response.status, statusText: response.statusText, headers: response.headers });
+    });
+  }
+
+  /** A blob's bytes, checked against its digest; undefined when the repository has none. */
+  async readBlob(repository: string | ImageReference, digest: string): Promise<Buffer | undefined> {
+    const ref = typeof repository === "string" ? parseReference(repository) : repository;
+    const what = `read blob ${digest} of ${describe(ref)}`;
+    return this.retrying(what, ref, async () => {
+      const response = await this.request(ref, "GET", blobPath(ref, digest), {});
+      if (response.status === 404) return undefined;
+      await expectOk(response, what);
+      const bytes = await bodyOf(response);
+      verifiedDigest({ ...ref, digest }, bytes, digest, response.headers.get("docker-content-digest"));
+      return bytes;
     });
   }
 
   /**
-   * Makes `tag` a manifest list of the images `sources` name by digest (in any
-   * repository), so that the tag only ever moves to a whole list: each image's
-   * blobs are mounted (or copied) into the tag's repository and the image is
-   * stored there by digest first, and the list is written under the tag last.
-   * (`docker buildx imagetools create` writes each image under the tag itself
-   * before the list, so a failure or a kill midway leaves the tag on one arch.)
-   * Returns the list's digest.
+   * What an image's config says of its platform: the image is read by digest and its
+   * config blob too, both checked. Refuses a manifest that is not a single image.
    */
-  async putManifestList(tag: string, sources: readonly string[]): Promise<string> {
-    const target = parseReference(tag);
-    if (!target.tag) throw new RegistryError(`${tag} names no tag`);
-    const entries: Record<string, unknown>[] = [];
+  async imagePlatform(image: string | ImageReference): Promise<{ manifest: Manifest; config: string; platform: ImagePlatform } | undefined> {
+    const ref = typeof image === "string" ? parseReference(image) : image;
+    const manifest = await this.getManifest(ref);
+    if (!manifest) return undefined;
+    const json = JSON.parse(manifest.bytes.toString("utf8")) as { config?: { digest?: string }; manifests?: unknown };
+    if (!json.config?.digest || json.manifests) throw new RegistryError(`${describe(ref)} is not a single image`);
+    const blob = await this.readBlob(ref, json.config.digest);
+    if (!blob) throw new RegistryError(`the config ${json.config.digest} of ${describe(ref)} is not in ${ref.registry}`);
+    const config = JSON.parse(blob.toString("utf8")) as Partial<ImagePlatform>;
+    const platform: ImagePlatform = {
+      os: config.os ?? "unknown",
+      architecture: config.architecture ?? "unknown",
+      ...(config.variant ? { variant: config.variant } : {}),
+      ...(config["os.version"] ? { "os.version": config["os.version"] } : {}),
+      ...(config["os.features"]?.length ? { "os.features": config["os.features"] } : {}),
+    };
+    return { manifest, config: json.config.digest, platform };
+  }
+
+  /**
+   * Makes `tag` a manifest list of the images `entries` name by digest (in any
+   * repository), so that the tag only ever moves to a whole list, written once:
+   * each image's blobs are mounted (or copied) into the tag's repository and the
+   * image is stored there by digest first, and the list is written under the tag
+   * last. (`docker buildx imagetools create` writes each image under the tag itself
+   * before the list, so a failure or a kill midway leaves the tag on one arch.)
+   *
+   * Each entry's platform is its image's config's, and must be the planned one, one
+   * entry per planned platform; a Windows entry carries its config's `os.version` and
+   * `os.features` (else the plan's version): Windows hosts choose an entry by them.
+   * Returns the list's digest and the platform of each entry.
+   */
+  async putManifestList(tag: string | ImageReference, entries: readonly ListEntry[]): Promise<{ digest: string; platforms: ImagePlatform[] }> {
+    const target = typeof tag === "string" ? parseReference(tag) : tag;
+    const named = describe(target);
+    if (!target.tag || target.digest) throw new RegistryError(`${named} is not a tag`);
+    // One entry per platform; Windows entries differ by os.version too (a host picks the one matching its kernel).
+    const keyOf = (platform: string, osVersion: string | undefined) => `${platform}${osVersion ? ` (os.version ${osVersion})` : ""}`;
+    const planned = entries.map((e) => keyOf(e.platform, e.osVersion));
+    const twice = planned.find((p, i) => planned.indexOf(p) !== i);
+    if (twice) throw new RegistryError(`${named}: the list would name ${twice} twice (${planned.join(", ")})`);
+    const listed: Record<string, unknown>[] = [];
     const images: Manifest[] = [];
+    const platforms: ImagePlatform[] = [];
     let listType: string = MANIFEST_TYPES[0];
-    for (const source of sources) {
-      const from = parseReference(source);
-      if (!from.digest) throw new RegistryError(`${source} is not named by digest`);
-      const image = await this.getManifest(from);
-      if (!image) throw new RegistryError(`${source} is not in ${from.registry}`);
-      const json = JSON.parse(image.bytes.toString("utf8")) as { config?: { digest: string }; layers?: { digest: string }[]; manifests?: unknown };
-      if (!json.config || json.manifests) throw new RegistryError(`${source} is not a single image`);
-      const config = await this.getBlob(from, json.config.digest);
-      if (!config) throw new RegistryError(`the config of ${source} is not in ${from.registry}`);
-      const platform = JSON.parse((await bodyOf(config)).toString("utf8")) as { os?: string; architecture?: string; variant?: string };
-      for (const blob of [json.config.digest, ...(json.layers ?? []).map((l) => l.digest)]) await this.copyBlob(from, target, blob);
+    for (const entry of entries) {
+      const from = entry.source;
+      if (!from.digest) throw new RegistryError(`${describe(from)} is not named by digest`);
+      const read = await this.imagePlatform(from);
+      if (!read) throw new RegistryError(`${describe(from)} is not in ${from.registry}`);
+      const { manifest: image, config } = read;
+      let platform = read.platform;
+      if (!samePlatform(platform, entry.platform)) {
+        throw new RegistryError(
+          `${named}: ${describe(from)} is a ${platformText(platform)} image (its config ${config} says so), not the ${entry.platform} image the plan lists there`,
+        );
+      }
+      if (platform.os === "windows" && !platform["os.version"]) {
+        // An image built on Windows inherits its base's version; BuildKit on Linux leaves it out.
+        if (!entry.osVersion) throw new RegistryError(`${named}: the Windows image ${describe(from)} has no os.version in its config and the plan knows none; Windows hosts choose an image by it`);
+        platform = { ...platform, "os.version": entry.osVersion };
+      }
+      const layers = (JSON.parse(image.bytes.toString("utf8")) as { layers?: { digest: string }[] }).layers ?? [];
+      for (const blob of [config, ...layers.map((l) => l.digest)]) await this.copyBlob(from, target, blob);
       await this.putManifest({ registry: target.registry, repository: target.repository, digest: image.digest }, image);
       images.push(image);
+      platforms.push(platform);
       if (image.mediaType === MANIFEST_TYPES[3]) listType = MANIFEST_TYPES[1];
-      entries.push({
+      listed.push({
         mediaType: image.mediaType,
         digest: image.digest,
         size: image.bytes.length,
-        platform: { architecture: platform.architecture ?? "unknown", os: platform.os ?? "unknown", ...(platform.variant ? { variant: platform.variant } : {}) },
+        platform: {
+          architecture: platform.architecture,
+          os: platform.os,
+          ...(platform.variant ? { variant: platform.variant } : {}),
+          ...(platform.os === "windows" && platform["os.version"] ? { "os.version": platform["os.version"] } : {}),
+          ...(platform.os === "windows" && platform["os.features"] ? { "os.features": platform["os.features"] } : {}),
+        },
       });
     }
-    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: listType, manifests: entries }, null, 2));
+    const resolved = platforms.map((p) => keyOf(platformText(p), p.os === "windows" ? p["os.version"] : undefined));
+    const again = resolved.find((p, i) => resolved.indexOf(p) !== i);
+    if (again) throw new RegistryError(`${named}: the list would name ${again} twice, as the images' configs say (${resolved.join(", ")})`);
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: listType, manifests: listed }, null, 2));
     // Another run storing the same images at the same moment can make the registry briefly call one
     // of them unknown (MANIFEST_BLOB_UNKNOWN): store them again and write the list again, a few times.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.putManifest(target, { mediaType: listType, bytes });
+        return { digest: await this.putManifest(target, { mediaType: listType, bytes }), platforms };
       } catch (e) {
         if (!(e instanceof RegistryError && e.status === 400 && e.message.includes("MANIFEST_BLOB_UNKNOWN")) || attempt >= 3) throw e;
         await this.sleep(200 * attempt);
@@ -250,10 +420,9 @@ export class RegistryClient {
       });
       if (mounted) return;
     }
-    const blob = await this.getBlob(from, digest);
-    if (!blob) throw new RegistryError(`blob ${digest} is not in ${describe(from)}`);
-    // Buffered, so a retried upload sends the same bytes; registries that mount (the usual case) never get here.
-    const bytes = await bodyOf(blob);
+    // Buffered (and checked), so a retried upload sends the same bytes; registries that mount (the usual case) never get here.
+    const bytes = await this.readBlob(from, digest);
+    if (!bytes) throw new RegistryError(`blob ${digest} is not in ${describe(from)}`);
     await this.pushBlob(to, digest, bytes);
   }
 
@@ -425,6 +594,7 @@ async function bodyOf(response: Response): Promise<Buffer> {
   try {
     return Buffer.from(await response.arrayBuffer());
   } catch (e) {
+    if (e instanceof RegistryError) throw e;
     throw new TransientFailure(`the answer broke off: ${(e as Error).message}`);
   }
 }

@@ -13,6 +13,7 @@
  * - reused: current, taken from the registry by build id; built: current, built here;
  * - not built: none of these.
  */
+import { tryParseReference } from "../../docker/src/reference";
 import type { Build, Image, Plan } from "../../plan/src";
 import type { Dated, ImageRecords, RunRecord, StoredBuildRecord, StoredPublishRecord } from "./records";
 import {
@@ -134,7 +135,8 @@ function publishState(
     : { state: "published", publishedAt: dated.at, tags };
 }
 
-const digestOfSource = (source: string): string => source.slice(source.lastIndexOf("@") + 1);
+/** The digest a publish record's source names; a dry run's source (a build-id tag) stands for itself. */
+const digestOfSource = (source: string): string => tryParseReference(source)?.digest ?? source;
 
 function publishedTags(record: StoredPublishRecord, archOfDigest: (digest: string) => string | null): PublishedTag[] {
   return record.manifests.map((m) => ({
@@ -146,8 +148,8 @@ function publishedTags(record: StoredPublishRecord, archOfDigest: (digest: strin
 
 /** Why the publish record no longer matches the builds it should list, or undefined when it does. */
 function staleManifest(image: Image, record: StoredPublishRecord, digestOfStaging: (stagingTag: string) => string | null | undefined): string | undefined {
-  // The record names each tag as the publish wrote it; the tag's own name is what follows the last colon.
-  const published = new Map(record.manifests.map((m) => [m.tag.slice(m.tag.lastIndexOf(":") + 1), m]));
+  // The record names each tag as the publish wrote it, a reference whose tag is the name.
+  const published = new Map(record.manifests.map((m) => [tryParseReference(m.tag)?.tag ?? m.tag, m]));
   for (const manifest of image.manifests) {
     const was = published.get(manifest.name);
     if (!was) return `${manifest.tag} is not in the publish record`;

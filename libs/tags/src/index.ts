@@ -4,6 +4,7 @@
  * (`<public>:debian-13-ocaml-4.14`) plus aliases that follow the newest
  * distro and compiler (`debian`, `debian-ocaml-4.14`, `latest`).
  */
+import { parseRepository, tagIn, type Repository } from "../../docker/src/reference";
 import { formatVersion, sameVersion, withoutPatch, type OcamlVersion } from "../../ocaml/src";
 
 export interface Repositories {
@@ -27,8 +28,18 @@ export function imageName(distroTag: string, compiler?: OcamlVersion): string {
 
 /** The name of an image's per-arch tag in the staging repository: `debian-13-opam-amd64`. */
 export const stagingTagName = (image: string, arch: string): string => `${image}-${arch}`;
-export const stagingTag = (repos: Repositories, image: string, arch: string): string => `${repos.staging}:${stagingTagName(image, arch)}`;
-export const publicTag = (repos: Repositories, name: string): string => `${repos.public}:${name}`;
+/** Each repository option read once (a plan makes thousands of tags in a few). */
+const repositories = new Map<string, Repository>();
+function repository(text: string, what: string): Repository {
+  let repo = repositories.get(text);
+  if (!repo) repositories.set(text, (repo = parseRepository(text, what)));
+  return repo;
+}
+
+/** A tag in the staging repository, as docker writes it: `<staging>:<name>`. */
+export const stagingTagOf = (repos: Repositories, name: string): string => tagIn(repository(repos.staging, "the staging repository"), name);
+export const stagingTag = (repos: Repositories, image: string, arch: string): string => stagingTagOf(repos, stagingTagName(image, arch));
+export const publicTag = (repos: Repositories, name: string): string => tagIn(repository(repos.public, "the public repository"), name);
 
 export const ARCHIVE = "archive";
 export const LATEST = "latest";

@@ -16,6 +16,8 @@ const PLUGIN_SOURCE = "{workspaceRoot}/tools/nx-plugin/src";
 /** Everything that decides a Dockerfile's text: the planning libraries (not their tests). */
 const PLAN_CODE = [
   ...["dockerfile", "ocaml", "distros", "tags", "plan", "matrix"].map((lib) => `{workspaceRoot}/libs/${lib}/src/**/*.ts`),
+  // Image references (the tags the plan names, the repositories the matrix checks) are the reference module's.
+  "{workspaceRoot}/libs/docker/src/reference.ts",
   "!{workspaceRoot}/libs/**/*.test.ts",
 ];
 /** Everything that decides how a build or push runs: the docker edge and the executors. */

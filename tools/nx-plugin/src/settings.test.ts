@@ -13,11 +13,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSession } from "./executors/shared";
 import { liveUpstream } from "./executors/update-pins";
-import { DEFAULT_RETRY } from "../../../libs/docker/src";
+import { DEFAULT_RETRY, digestOf } from "../../../libs/docker/src";
 import { batchParallelism, resolveBuilder, resolveRepositories, resolveSettings, retryPolicy } from "./settings";
 
 const PASSWORD = "s3cret-for-the-staging-registry";
 const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] });
+const MANIFEST_DIGEST = digestOf(Buffer.from(MANIFEST));
 
 interface Recorder {
   readonly host: string;
@@ -41,7 +42,7 @@ async function registry(scheme: "basic" | "bearer"): Promise<Recorder> {
       res.writeHead(401, { "WWW-Authenticate": challenge });
       return res.end();
     }
-    res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json", "Docker-Content-Digest": "sha256:feed" });
+    res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json", "Docker-Content-Digest": MANIFEST_DIGEST });
     res.end(MANIFEST);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -83,7 +84,7 @@ describe("the password file's credentials", () => {
 
   it("never reach another registry or its token service, through the pin updater", async () => {
     const settings = resolveSettings(options(), {});
-    expect(await liveUpstream(settings).imageDigest(`${other.host}/library/debian`, "13")).toBe("sha256:feed");
+    expect(await liveUpstream(settings).imageDigest(`${other.host}/library/debian`, "13")).toBe(MANIFEST_DIGEST);
     expect(other.authorizations.length).toBeGreaterThan(0);
     expect(leaked(other.authorizations)).toEqual([]);
   });
@@ -91,7 +92,7 @@ describe("the password file's credentials", () => {
   it("never reach another registry through a build's or publish's session either", async () => {
     const session = openSession(resolveSettings(options(), {}), () => {});
     try {
-      expect((await session.registry.getManifest(`${other.host}/library/alpine:3.24`))?.digest).toBe("sha256:feed");
+      expect((await session.registry.getManifest(`${other.host}/library/alpine:3.24`))?.digest).toBe(MANIFEST_DIGEST);
     } finally {
       session.close();
     }

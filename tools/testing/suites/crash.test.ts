@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { execa, execaSync } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { filesHolding } from "../secrets";
-import { secretsParent } from "../../../libs/docker/src";
+import { formatReference, parseReference, pinned, secretsParent } from "../../../libs/docker/src";
 import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
 import { startFaultProxy, type FaultProxy, type SeenRequest } from "../fault-proxy";
 import { expectedTags, publishedProblems, watchTags } from "../published";
@@ -148,19 +148,18 @@ describe("records the registry does not hold", () => {
     // The registry loses the opam image's amd64 build (and its tags), and another run moves its staging tag.
     const record = JSON.parse(ws.read("dist/images/alpine-3.23-opam/build-amd64.json")) as { digest: string; stagingTag: string };
     const staging = direct(record.stagingTag);
-    const repo = staging.slice(0, staging.lastIndexOf(":"));
-    expect(await env.client.deleteManifest(`${repo}@${record.digest}`)).toBe(true);
+    expect(await env.client.deleteManifest(pinned(parseReference(staging), record.digest))).toBe(true);
     const other = await env.client.getManifest(staging.replace(/amd64$/, "arm64"));
     if (!other) throw new Error("the arm64 build is missing");
     await env.client.putManifest(staging, other);
     // The compiler image's build is lost too, so it has to be built again, FROM its parent's record.
     const childRecord = JSON.parse(ws.read("dist/images/alpine-3.23-ocaml-5.4/build-amd64.json")) as { digest: string };
-    expect(await env.client.deleteManifest(`${repo}@${childRecord.digest}`)).toBe(true);
+    expect(await env.client.deleteManifest(pinned(parseReference(staging), childRecord.digest))).toBe(true);
 
     const child = await ws.nx(["run", "alpine-3.23-ocaml-5.4:build-amd64", "--skip-nx-cache", "--excludeTaskDependencies", "--outputStyle=static"], { PATH: shim.path, ...runEnv });
     expect(child.exitCode).not.toBe(0);
     expect(child.all).toContain(
-      `alpine-3.23-ocaml-5.4 (amd64): build failed: the record of alpine-3.23-opam (amd64) names ${record.stagingTag.slice(0, record.stagingTag.lastIndexOf(":"))}@${record.digest}, which the registry does not hold; build it again: npx nx run alpine-3.23-opam:build-amd64 --skip-nx-cache`,
+      `alpine-3.23-ocaml-5.4 (amd64): build failed: the record of alpine-3.23-opam (amd64) names ${formatReference(pinned(parseReference(record.stagingTag), record.digest))}, which the registry does not hold; build it again: npx nx run alpine-3.23-opam:build-amd64 --skip-nx-cache`,
     );
     const publish = await ws.nx(["run", "alpine-3.23-opam:publish", "--skip-nx-cache", "--excludeTaskDependencies", "--outputStyle=static"], { PATH: shim.path, ...runEnv });
     expect(publish.exitCode).not.toBe(0);
@@ -180,7 +179,7 @@ describe("two workspaces publishing the same matrix to the same registry at once
     const [ra, rb] = await Promise.all([a, b].map((ws) => ws.nx(publishArgs, { PATH: shim.path, ...SECRET_ENV, ...runEnv })));
     expect(ra?.exitCode, ra?.all.slice(-3000)).toBe(0);
     expect(rb?.exitCode, rb?.all.slice(-3000)).toBe(0);
-    const built = shim.builds().slice(before).map((t) => t.slice(t.lastIndexOf(":") + 1)).sort();
+    const built = shim.builds().slice(before).map((t) => parseReference(t).tag).sort();
     expect(built).toEqual(["alpine-3.23-ocaml-5.4-amd64", "alpine-3.23-ocaml-5.4-arm64", "alpine-3.23-opam-amd64", "alpine-3.23-opam-arm64"]);
     // Both workspaces' records agree with the registry: each sees the same builds published.
     for (const ws of [a, b]) expect(await publishedProblems(ws, env.client, direct(runEnv.OBI_PUBLIC_REPO), direct)).toEqual([]);

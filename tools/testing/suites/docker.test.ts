@@ -65,7 +65,7 @@ describe("nx run-many -t publish against a real engine and registry", () => {
   it("pushes per-arch staging tags and manifest lists of exactly the declared arches", async () => {
     const { result, built } = await publish();
     expect(result.exitCode, result.all.slice(-3000)).toBe(0);
-    expect(built.map((t) => t.slice(t.lastIndexOf(":") + 1)).sort()).toEqual(
+    expect(built.map((t) => parseReference(t).tag).sort()).toEqual(
       [
         "alpine-3.22-ocaml-4.14-amd64",
         "alpine-3.22-ocaml-5.4-amd64",
@@ -139,7 +139,7 @@ describe("nx run-many -t publish against a real engine and registry", () => {
     ws.editJson("images/alpine-3.22/image.json", (j) => ((j.base as { tag: string }).tag = "3.22b"));
     const { result, built } = await publish();
     expect(result.exitCode).toBe(0);
-    expect(built.map((t) => t.slice(t.lastIndexOf(":") + 1)).sort()).toEqual(
+    expect(built.map((t) => parseReference(t).tag).sort()).toEqual(
       ["alpine-3.22-ocaml-4.14-amd64", "alpine-3.22-ocaml-5.4-amd64", "alpine-3.22-opam-amd64"],
     );
   });

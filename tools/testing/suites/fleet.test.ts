@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tryParseReference } from "../../../libs/docker/src";
 import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
 import { imagesOn, requireFleet, secretLines, type Fleet } from "../fleet";
 import type { NxResult, Workspace } from "../workspace";
@@ -32,7 +33,7 @@ async function nx(args: string[], extraEnv: Record<string, string> = {}): Promis
 }
 
 const platformsOf = async (tag: string) => ((await env.client.platforms(tag)) ?? []).map((e) => `${e.platform?.os}/${e.platform?.architecture}`).sort();
-const ours = (images: string[]) => images.filter((i) => i.startsWith(`${prefix}/`)).map((i) => i.slice(i.lastIndexOf(":") + 1)).sort();
+const ours = (images: string[]) => images.filter((i) => i.startsWith(`${prefix}/`)).map((i) => tryParseReference(i)?.tag ?? i).sort();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the batch has started a build (its run record is past "queued"), or the run has ended. */

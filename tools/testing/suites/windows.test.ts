@@ -4,7 +4,7 @@
  * run; a Windows build without a Windows builder, or on an engine that is not
  * Windows, fails at once saying what to set; and publishing joins Windows
  * images into lists whose entries carry their os.version, checked through the
- * registry's API. The Windows images are made by BuildKit on Linux, on the
+ * registry's API, each list written once (its PUTs counted by the fault proxy). The Windows images are made by BuildKit on Linux, on the
  * fleet's engine with the containerd image store (a Dockerfile without RUN).
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,6 +14,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../workspace";
 import { requireDockerEnvironment, withLogin, type DockerEnvironment } from "../docker";
+import { startFaultProxy } from "../fault-proxy";
 import { requireFleet, type Fleet } from "../fleet";
 import { createWorkspace, smallFixture, type NxResult, type Workspace } from "../workspace";
 
@@ -100,44 +101,56 @@ describe("Windows images", () => {
     expect(result.all).toMatch(/windows-server-mingw-ltsc2022-opam \(amd64\): build failed: windows builder \(tcp:\/\/127\.0\.0\.1:\d+\) does not build windows\/amd64; it builds linux\/amd64\n/);
   });
 
-  it("are joined into manifest lists whose Windows entries carry os.version, checked through the registry's API", async () => {
+  it("are joined into manifest lists whose Windows entries carry os.version, each list written once, checked through the registry's API", async () => {
     const staging = `${prefix}/opam-staging`;
+    // The publish talks to the registry through the proxy, which counts its manifest PUTs.
+    const proxy = await startFaultProxy(env.registry);
+    const proxied = (ref: string) => ref.replace(env.registry, proxy.registry);
     const parts = [
       { image: "windows-mingw-ltsc2019-ocaml-5.4", version: "10.0.17763.5696" },
       { image: "windows-server-mingw-ltsc2022-ocaml-5.4", version: "10.0.20348.2402" },
     ];
     const digests: string[] = [];
-    for (const part of parts) {
-      // A Windows-platform image from BuildKit on Linux: no RUN, on the engine with the containerd image store.
-      const context = mkdtempSync(join(tmpdir(), "obi-windows-context-"));
-      writeFileSync(join(context, "Dockerfile"), "FROM scratch\nCOPY Dockerfile.ocaml /Dockerfile.ocaml\n");
-      writeFileSync(join(context, "Dockerfile.ocaml"), `${part.image}\n`);
-      const tag = `${staging}:${part.image}-amd64`;
-      await withLogin(env, (dockerEnv) =>
-        execa("docker", ["buildx", "build", "--platform", "windows/amd64", "--provenance=false", "--sbom=false", "--push", "--tag", tag, context], {
-          env: { ...dockerEnv, DOCKER_HOST: fleet.ociSocket },
-        }),
-      );
-      rmSync(context, { recursive: true, force: true });
-      const digest = (await env.client.getManifest(tag))?.digest as string;
-      digests.push(digest);
-      // What a build on the Windows builder would have recorded.
-      ws.write(
-        `dist/images/${part.image}/build-amd64.json`,
-        JSON.stringify({ image: part.image, arch: "amd64", platform: "windows/amd64", stagingTag: tag, digest, buildId: "0".repeat(64), dryRun: false }),
-      );
-    }
-    await ws.nxOk(["run", "windows-all-mingw-ocaml-5.4:render", "--skip-nx-cache"]);
-    const result = await ws.nx(["run", "windows-all-mingw-ocaml-5.4:publish", "--excludeTaskDependencies", "--skip-nx-cache", "--outputStyle=static"]);
-    expect(result.exitCode, result.all.slice(-3000)).toBe(0);
-    for (const name of ["windows-all-mingw", "windows-all-mingw-ocaml-5.4"]) {
-      const list = await env.client.getManifest(`${prefix}/opam:${name}`);
-      expect(list, name).toBeDefined();
-      const entries = (JSON.parse(list?.bytes.toString("utf8") ?? "{}") as { manifests: { digest: string; platform: Record<string, string> }[] }).manifests;
-      const byDigest = new Map(entries.map((e) => [e.digest, e.platform]));
-      parts.forEach((part, i) => {
-        expect(byDigest.get(digests[i] as string), `${name} ${part.image}`).toEqual({ architecture: "amd64", os: "windows", "os.version": part.version });
-      });
+    try {
+      for (const part of parts) {
+        // A Windows-platform image from BuildKit on Linux: no RUN, on the engine with the containerd image store.
+        const context = mkdtempSync(join(tmpdir(), "obi-windows-context-"));
+        writeFileSync(join(context, "Dockerfile"), "FROM scratch\nCOPY Dockerfile.ocaml /Dockerfile.ocaml\n");
+        writeFileSync(join(context, "Dockerfile.ocaml"), `${part.image}\n`);
+        const tag = `${staging}:${part.image}-amd64`;
+        await withLogin(env, (dockerEnv) =>
+          execa("docker", ["buildx", "build", "--platform", "windows/amd64", "--provenance=false", "--sbom=false", "--push", "--tag", tag, context], {
+            env: { ...dockerEnv, DOCKER_HOST: fleet.ociSocket },
+          }),
+        );
+        rmSync(context, { recursive: true, force: true });
+        const digest = (await env.client.getManifest(tag))?.digest as string;
+        digests.push(digest);
+        // What a build on the Windows builder would have recorded.
+        ws.write(
+          `dist/images/${part.image}/build-amd64.json`,
+          JSON.stringify({ image: part.image, arch: "amd64", platform: "windows/amd64", stagingTag: proxied(tag), digest, buildId: "0".repeat(64), dryRun: false }),
+        );
+      }
+      const runEnv = { OBI_STAGING_REPO: proxied(staging), OBI_PUBLIC_REPO: proxied(`${prefix}/opam`) };
+      await ws.nxOk(["run", "windows-all-mingw-ocaml-5.4:render", "--skip-nx-cache"], runEnv);
+      const result = await ws.nx(["run", "windows-all-mingw-ocaml-5.4:publish", "--excludeTaskDependencies", "--skip-nx-cache", "--outputStyle=static"], runEnv);
+      expect(result.exitCode, result.all.slice(-3000)).toBe(0);
+      const names = ["windows-all-mingw", "windows-all-mingw-ocaml-5.4"];
+      // One PUT per tag: the list goes up once, whole, os.version and all (never a list a Windows host cannot choose from).
+      const puts = (name: string) => proxy.seen.filter((r) => r.method === "PUT" && r.path.endsWith(`/opam/manifests/${name}`)).length;
+      expect(Object.fromEntries(names.map((n) => [n, puts(n)]))).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
+      for (const name of names) {
+        const list = await env.client.getManifest(`${prefix}/opam:${name}`);
+        expect(list, name).toBeDefined();
+        const entries = (JSON.parse(list?.bytes.toString("utf8") ?? "{}") as { manifests: { digest: string; platform: Record<string, string> }[] }).manifests;
+        const byDigest = new Map(entries.map((e) => [e.digest, e.platform]));
+        parts.forEach((part, i) => {
+          expect(byDigest.get(digests[i] as string), `${name} ${part.image}`).toEqual({ architecture: "amd64", os: "windows", "os.version": part.version });
+        });
+      }
+    } finally {
+      await proxy.stop();
     }
   });
 });

@@ -11,17 +11,21 @@ import { join } from "node:path";
 import {
   buildAndPush,
   BuilderError,
+  buildIdTag,
   buildxArgsFor,
   checkoutPinned,
   classicBuildAndPush,
   connectBuilder,
-  digestIn,
   dryRunner,
+  formatReference,
   inspectBuilder,
   offersPlatform,
   ownedDir,
   parseReference,
+  pinned,
+  platformText,
   repositoryText,
+  samePlatform,
   tagIn,
   withMachineLock,
   type BuilderFacts,
@@ -107,7 +111,7 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
     id,
     repo: repositoryText(settings.staging),
     stagingTag: tagIn(settings.staging, options.tag),
-    idTag: tagIn(settings.staging, `build-${id}`),
+    idTag: tagIn(settings.staging, buildIdTag(id)),
     // The settings resolve it for every task with an arch, which a build always has.
     builder: settings.builder ?? resolveBuilder(options),
     engine: options.os === "windows" ? "classic" : "buildkit",
@@ -116,7 +120,7 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
           parent: {
             label: `${options.parent.image} (${options.parent.arch})`,
             stagingTag: parent.stagingTag,
-            pinned: (({ registry, repository }) => digestIn({ registry, path: repository }, parent.digest))(parseReference(parent.stagingTag)),
+            pinned: formatReference(pinned(parseReference(parent.stagingTag), parent.digest)),
             task: `${options.parent.image}:build-${options.parent.arch}`,
           },
         }
@@ -201,18 +205,29 @@ function realBuild(build: PreparedBuild, session: Session, log: TaskLog): Promis
 }
 
 async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
-  const cached = await session.registry.getManifest(build.idTag);
+  // Read by digest-checked requests, config included: a registry or proxy that answers with another image is refused.
+  const cached = await session.registry.imagePlatform(build.idTag);
   if (cached) {
+    if (!samePlatform(cached.platform, build.platform)) {
+      throw new Error(`${build.idTag} holds a ${platformText(cached.platform)} image (${cached.manifest.digest}), not a ${build.platform} one; delete that tag, or build again with another staging repository`);
+    }
     // Already built, by us or anyone sharing the staging repository: point the tag at it.
     const current = await session.registry.getManifest(build.stagingTag);
-    if (current?.digest !== cached.digest) await session.registry.putManifest(build.stagingTag, cached);
-    log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.digest}); not building`);
-    return { digest: cached.digest, reused: true };
+    if (current?.digest !== cached.manifest.digest) await session.registry.putManifest(build.stagingTag, cached.manifest);
+    log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.manifest.digest}); not building`);
+    return { digest: cached.manifest.digest, reused: true };
   }
-  // A record is trusted only as far as the registry holds what it names (a cache can outlive a registry's contents).
-  if (build.parent && !(await session.registry.getManifest(build.parent.pinned))) {
+  // A record is trusted only as far as the registry holds what it names (a cache can outlive a registry's contents),
+  // and a build starts FROM an image of its own platform.
+  const parent = build.parent && (await session.registry.imagePlatform(build.parent.pinned));
+  if (build.parent && !parent) {
     throw new Error(
       `the record of ${build.parent.label} names ${build.parent.pinned}, which the registry does not hold; build it again: npx nx run ${build.parent.task} --skip-nx-cache`,
+    );
+  }
+  if (build.parent && parent && !samePlatform(parent.platform, build.platform)) {
+    throw new Error(
+      `the record of ${build.parent.label} names ${build.parent.pinned}, a ${platformText(parent.platform)} image, not a ${build.platform} one; build it again: npx nx run ${build.parent.task} --skip-nx-cache`,
     );
   }
   log.say(`${build.label}: building ${build.stagingTag} (build ${build.id.slice(0, 12)}) on ${build.builder.label}`);

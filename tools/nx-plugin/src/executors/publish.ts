@@ -6,7 +6,17 @@
 import { join } from "node:path";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
-import { addWindowsVersions, digestIn, parseReference, tagIn } from "../../../../libs/docker/src";
+import {
+  buildIdTag,
+  formatReference,
+  parseReference,
+  pinned,
+  repositoryOf,
+  samePlatform,
+  tagRef,
+  type ImageReference,
+  type ListEntry,
+} from "../../../../libs/docker/src";
 import { resolveSettings } from "../settings";
 import {
   buildRecordPath,
@@ -39,26 +49,25 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
       const dry = builds.find((b) => b.dryRun || !b.digest);
       // Nothing half-real: a dry build never reaches a public tag.
       if (dry && !settings.dryRun) throw new Error(`${dry.image} (${dry.arch}) was only a dry run; build it for real before publishing`);
-      return {
-        tag: tagIn(publicRepo, manifest.name),
-        builds,
-        // The plan's Windows version per build digest, for images whose config carries none.
-        osVersions: new Map(builds.flatMap((b, i) => (b.digest && manifest.sources[i]?.osVersion ? [[b.digest, manifest.sources[i].osVersion] as const] : []))),
-        sources: builds.map((b) => {
-          // The staging repository a build went to is in its record, as a reference docker understands.
-          const staging = parseReference(b.stagingTag);
-          const repo = { registry: staging.registry, path: staging.repository };
-          // A dry build has no digest yet; its build-id tag names exactly the image a real run would join.
-          return b.digest ? digestIn(repo, b.digest) : tagIn(repo, `build-${b.buildId}`);
-        }),
-      };
+      const tag = tagRef(publicRepo, manifest.name);
+      const entries: ListEntry[] = builds.map((b, i) => {
+        // The staging repository a build went to is in its record, as a reference docker understands.
+        const staging = parseReference(b.stagingTag);
+        // A dry build has no digest yet; its build-id tag names exactly the image a real run would join.
+        const source: ImageReference = b.digest ? pinned(staging, b.digest) : tagRef(repositoryOf(staging), buildIdTag(b.buildId));
+        // The plan's Windows version, for an image whose config carries none.
+        const osVersion = manifest.sources[i]?.osVersion;
+        return { source, platform: b.platform, ...(osVersion ? { osVersion } : {}) };
+      });
+      return { tag, builds, entries, sources: entries.map((e) => formatReference(e.source)) };
     });
     const manifests: PublishRecord["manifests"][number][] = [];
     if (settings.dryRun) {
       for (const { tag, sources, builds } of wanted) {
-        say(`would push ${tag} <- ${sources.join(", ")}`);
-        if (builds.some((b) => b.platform.startsWith("windows/"))) say(`would give ${tag}'s Windows entries the os.version their images' configs carry`);
-        manifests.push({ tag, sources, changed: true, digest: null });
+        const text = formatReference(tag);
+        say(`would push ${text} <- ${sources.join(", ")}`);
+        if (builds.some((b) => b.platform.startsWith("windows/"))) say(`would give ${text}'s Windows entries the os.version their images' configs carry`);
+        manifests.push({ tag: text, sources, changed: true, digest: null });
       }
     } else {
       let retries = 0;
@@ -67,35 +76,35 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
       try {
         // Nothing is published from a record the registry does not back: each build it names must be there.
         const checked = new Set<string>();
-        for (const { builds, sources } of wanted) {
+        for (const { builds, sources, entries } of wanted) {
           for (const [i, source] of sources.entries()) {
             if (checked.has(source)) continue;
             checked.add(source);
-            if (await session.registry.getManifest(source)) continue;
+            if (await session.registry.getManifest(entries[i]?.source ?? source)) continue;
             const build = builds[i];
             throw new Error(
               `the record of ${build?.image} (${build?.arch}) names ${source}, which the registry does not hold; build it again: npx nx run ${build?.image}:build-${build?.arch} --skip-nx-cache`,
             );
           }
         }
-        for (const { tag, builds, sources, osVersions } of wanted) {
-          const current = await session.registry.platforms(tag);
-          const want = new Set(builds.map((b) => b.digest));
-          const changed = !current || current.length !== want.size || !current.every((entry) => want.has(entry.digest));
+        for (const { tag, entries, sources } of wanted) {
+          const text = formatReference(tag);
+          const current = await session.registry.getManifest(tag);
+          let digest = current?.digest ?? null;
+          const changed = !current || !listsExactly(current.bytes, entries);
           if (changed) {
-            say(`pushing ${tag} <- ${sources.join(", ")}`);
+            say(`pushing ${text} <- ${sources.join(", ")}`);
             // Our client, not `docker buildx imagetools create`: that one moves the tag to each arch's image before the list.
-            await session.registry.putManifestList(tag, sources);
-            // Windows entries carry their Windows version, as upstream's lists do.
-            if (builds.some((b) => b.platform.startsWith("windows/"))) {
-              say(`${tag}: Windows entries for os.version ${(await addWindowsVersions(session.registry, tag, osVersions)).join(", ")}`);
-            }
+            // Written once, whole: Windows entries carry their os.version from their configs (else the plan's), as upstream's lists do.
+            const written = await session.registry.putManifestList(tag, entries);
+            digest = written.digest;
+            const versions = written.platforms.flatMap((p) => (p.os === "windows" && p["os.version"] ? [p["os.version"]] : []));
+            if (versions.length > 0) say(`${text}: Windows entries for os.version ${versions.join(", ")}`);
           } else {
-            say(`${tag} already lists these images; unchanged`);
+            say(`${text} already lists these images; unchanged`);
           }
           // The list's own digest, for the status index (status.json) and whoever pulls by digest.
-          const digest = (await session.registry.getManifest(tag))?.digest ?? null;
-          manifests.push({ tag, sources, changed, digest });
+          manifests.push({ tag: text, sources, changed, digest });
         }
       } finally {
         session.close();
@@ -109,6 +118,20 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
     log.say(failureLine(rawOptions.image, "publish", e));
     return false;
   }
+}
+
+/**
+ * Whether a list already names exactly these images, each for its planned platform
+ * (and a Windows one with an os.version): then publishing again changes nothing.
+ */
+function listsExactly(bytes: Buffer, entries: readonly ListEntry[]): boolean {
+  type Entry = { digest?: string; platform?: { os: string; architecture: string; variant?: string; "os.version"?: string } };
+  const listed = (JSON.parse(bytes.toString("utf8")) as { manifests?: Entry[] }).manifests;
+  if (!listed || listed.length !== entries.length) return false;
+  return entries.every((want) => {
+    const got = listed.find((e) => e.digest === want.source.digest);
+    return got?.platform !== undefined && samePlatform(got.platform, want.platform) && (got.platform.os !== "windows" || Boolean(got.platform["os.version"]));
+  });
 }
 
 const executor = trackedExecutorOf(runPublish);
