@@ -176,6 +176,30 @@ export interface Settings {
   readonly retry: RetryPolicy;
 }
 
+/**
+ * Whether the tasks of a graph are a dry run: OBI_DRY_RUN, else the plugin's
+ * `dryRun` option. The plugin reads it when Nx makes the graph (Nx 24 makes it
+ * again when the environment changes), so each task's options, and with them
+ * where its records go (libs/records/src/layout.ts), say it.
+ */
+export function graphDryRun(option: boolean, env: Env = process.env): boolean {
+  return envFlag(env, ENV.dryRun) ?? option;
+}
+
+/**
+ * A task's mode is what its options say (the graph's setting, or `--dryRun`),
+ * since they decide where its records go; the environment may not say otherwise.
+ */
+function taskDryRun(options: SettingsOptions, env: Env): boolean {
+  const fromEnv = envFlag(env, ENV.dryRun);
+  if (options.dryRun === false) throw new Error("--dryRun=false: a real run is the default; to turn off the plugin's dryRun option for a run, set OBI_DRY_RUN=0");
+  const dry = options.dryRun === true;
+  if (fromEnv === true && !dry) {
+    throw new Error(`${ENV.dryRun}=${env[ENV.dryRun] ?? ""}, but this task's options are a real run's (its project graph was made without it): run it again, or npx nx reset first`);
+  }
+  return dry;
+}
+
 export function resolveSettings(options: SettingsOptions, env: Env = process.env): Settings {
   const staging = repositoryOption(options.stagingRepo, ENV.stagingRepo, env).repository;
   const registry = options.registry ?? {};
@@ -185,7 +209,7 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
   return {
     staging,
     ...(options.publicRepo !== undefined ? { public: repositoryOption(options.publicRepo, ENV.publicRepo, env).repository } : {}),
-    dryRun: envFlag(env, ENV.dryRun) ?? Boolean(options.dryRun),
+    dryRun: taskDryRun(options, env),
     auth: {
       server: env[ENV.server] || registry.server || staging.registry,
       ...(username ? { username } : {}),

@@ -3,22 +3,12 @@
  * staging builds by digest. A tag that already lists exactly those images
  * is left alone, so running publish again changes nothing.
  */
-import { join } from "node:path";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
-import { addWindowsVersions, digestIn, parseReference, tagIn } from "../../../../libs/docker/src";
+import { addWindowsVersions, digestIn, parseReference, repositoryText, tagIn } from "../../../../libs/docker/src";
+import { DIST_LAYOUT, REDO, renderedManifestsSchema, type PublishRecord, type RealPublishRecord, type RecordMode } from "../../../../libs/records/src";
 import { resolveSettings } from "../settings";
-import {
-  buildRecordPath,
-  imageDir,
-  manifestsPath,
-  openSession,
-  readJson,
-  writeWhole,
-  type BuildRecord,
-  type PublishRecord,
-  type RenderedManifests,
-} from "./shared";
+import { openSession, readBuildRecord, readRecord, writeRecord } from "./shared";
 import { failureLine, parseOptions, type PublishOptions } from "./options";
 
 export type { PublishOptions };
@@ -31,36 +21,35 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
     const settings = resolveSettings(options);
     const publicRepo = settings.public;
     if (!publicRepo) throw new Error("no public repository is set");
-    const rendered = readJson<RenderedManifests>(manifestsPath(root, options.image), `the tags of ${options.image}`);
+    const rendered = readRecord(root, DIST_LAYOUT.manifests(options.image), renderedManifestsSchema, REDO.render(options.image));
+    const mode: RecordMode = settings.dryRun ? "dry" : "real";
     const wanted = rendered.manifests.map((manifest) => {
-      const builds = manifest.sources.map((s) =>
-        readJson<BuildRecord>(buildRecordPath(root, s.image, s.arch), `the build of ${s.image} (${s.arch})`),
-      );
-      const dry = builds.find((b) => b.dryRun || !b.digest);
-      // Nothing half-real: a dry build never reaches a public tag.
-      if (dry && !settings.dryRun) throw new Error(`${dry.image} (${dry.arch}) was only a dry run; build it for real before publishing`);
+      // Nothing half-real: a real publish reads only real builds' records, and refuses a dry run's.
+      const builds = manifest.sources.map((s) => readBuildRecord(root, mode, s.image, s.arch));
       return {
         tag: tagIn(publicRepo, manifest.name),
         builds,
         // The plan's Windows version per build digest, for images whose config carries none.
-        osVersions: new Map(builds.flatMap((b, i) => (b.digest && manifest.sources[i]?.osVersion ? [[b.digest, manifest.sources[i].osVersion] as const] : []))),
+        osVersions: new Map(builds.flatMap((b, i) => (!b.dryRun && manifest.sources[i]?.osVersion ? [[b.digest, manifest.sources[i].osVersion] as const] : []))),
         sources: builds.map((b) => {
           // The staging repository a build went to is in its record, as a reference docker understands.
           const staging = parseReference(b.stagingTag);
           const repo = { registry: staging.registry, path: staging.repository };
           // A dry build has no digest yet; its build-id tag names exactly the image a real run would join.
-          return b.digest ? digestIn(repo, b.digest) : tagIn(repo, `build-${b.buildId}`);
+          return b.dryRun ? tagIn(repo, `build-${b.buildId}`) : digestIn(repo, b.digest);
         }),
       };
     });
-    const manifests: PublishRecord["manifests"][number][] = [];
+    const made = { image: options.image, publicRepo: repositoryText(publicRepo) };
+    let record: PublishRecord;
     if (settings.dryRun) {
       for (const { tag, sources, builds } of wanted) {
         say(`would push ${tag} <- ${sources.join(", ")}`);
         if (builds.some((b) => b.platform.startsWith("windows/"))) say(`would give ${tag}'s Windows entries the os.version their images' configs carry`);
-        manifests.push({ tag, sources, changed: true, digest: null });
       }
+      record = { dryRun: true, ...made, manifests: wanted.map(({ tag, sources }) => ({ tag, sources })) };
     } else {
+      const manifests: RealPublishRecord["manifests"][number][] = [];
       const session = openSession(settings, say);
       try {
         // Nothing is published from a record the registry does not back: each build it names must be there.
@@ -78,7 +67,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
         }
         for (const { tag, builds, sources, osVersions } of wanted) {
           const current = await session.registry.platforms(tag);
-          const want = new Set(builds.map((b) => b.digest));
+          const want = new Set(builds.map((b) => (b.dryRun ? undefined : b.digest)));
           const changed = !current || current.length !== want.size || !current.every((entry) => want.has(entry.digest));
           if (changed) {
             say(`pushing ${tag} <- ${sources.join(", ")}`);
@@ -92,15 +81,16 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
             say(`${tag} already lists these images; unchanged`);
           }
           // The list's own digest, for the status index (status.json) and whoever pulls by digest.
-          const digest = (await session.registry.getManifest(tag))?.digest ?? null;
+          const digest = (await session.registry.getManifest(tag))?.digest;
+          if (!digest) throw new Error(`pushed ${tag}, but the registry does not hold it`);
           manifests.push({ tag, sources, changed, digest });
         }
+        record = { dryRun: false, ...made, manifests };
       } finally {
         session.close();
       }
     }
-    const record: PublishRecord = { image: options.image, manifests, dryRun: settings.dryRun };
-    writeWhole(join(imageDir(root, options.image), "publish.json"), JSON.stringify(record, null, 2) + "\n");
+    writeRecord(root, DIST_LAYOUT.publishRecord(mode, options.image), record);
     if (settings.dryRun) say("dry run: no tag was created or moved");
     return true;
   } catch (e) {
