@@ -9,12 +9,12 @@
 export const CLIENT_SCRIPT = String.raw`(function () {
 "use strict";
 var ICONS = {
-  "not-built": "\u25CB", "queued": "\u22EF", "building": "\u27F3", "built": "\u2713", "reused": "\u21BA",
+  "not-built": "\u25CB", "would-build": "\u25CC", "would-publish": "\u25CC", "queued": "\u22EF", "building": "\u27F3", "built": "\u2713", "reused": "\u21BA",
   "published": "\u2605", "stale": "!", "failed": "\u2717",
   "not-published": "\u25CB", "publishing": "\u27F3"
 };
 var LABELS = {
-  "not-built": "not built", "queued": "queued", "building": "building", "built": "built", "reused": "reused",
+  "not-built": "not built", "would-build": "would build", "would-publish": "would publish", "queued": "queued", "building": "building", "built": "built", "reused": "reused",
   "published": "published", "stale": "stale", "failed": "failed", "not-published": "not published", "publishing": "publishing"
 };
 var POLL_MS = Number(document.body.getAttribute("data-poll-ms")) || 1000;
@@ -196,6 +196,7 @@ function showDetails(key) {
     var info = s.build || s.previous || null;
     if (info) pairs = pairs.concat(infoPairs(info).slice(1));
     if (s.since) pairs.push([s.state + " since", s.since]);
+    if (s.state === "would-build") pairs.push(["build id", s.buildId], ["dry run at", s.plannedAt + " (nothing was built)"]);
     if (s.reason) pairs.push(["why", s.reason]);
     if (s.note) pairs.push(["note", s.note]);
     box.appendChild(dl(pairs));
@@ -215,10 +216,12 @@ function showDetails(key) {
     var rows = [];
     if (p.publishedAt) rows.push(["published", p.publishedAt]);
     if (p.since) rows.push([p.state + " since", p.since]);
+    if (p.plannedAt) rows.push(["dry run at", p.plannedAt + " (nothing was pushed)"]);
     if (p.reason) rows.push(["why", p.reason]);
     if (p.note) rows.push(["note", p.note]);
     box.appendChild(dl(rows));
-    var tags = p.tags || [];
+    // A dry run's tags are names only; published ones carry their digests.
+    var tags = p.state === "would-publish" ? [] : (p.tags || []);
     var list = el("ul", { "class": "tags" });
     if (tags.length) tags.forEach(function (t) {
       list.appendChild(el("li", null, el("code", null, t.tag), " ", el("code", { "class": "digest" }, t.digest || "(digest not recorded)"),
