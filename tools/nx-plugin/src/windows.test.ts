@@ -124,7 +124,7 @@ describe("Windows images", () => {
       // What a build on the Windows builder would have recorded.
       ws.write(
         `dist/images/${part.image}/build-amd64.json`,
-        JSON.stringify({ image: part.image, arch: "amd64", platform: "windows/amd64", stagingTag: tag, digest, buildId: "0".repeat(64), dryRun: false }),
+        JSON.stringify({ dryRun: false, image: part.image, arch: "amd64", platform: "windows/amd64", stagingRepo: staging, stagingTag: tag, digest, buildId: "0".repeat(64) }),
       );
     }
     await ws.nxOk(["run", "windows-all-mingw-ocaml-5.4:render", "--skip-nx-cache"]);
