@@ -146,9 +146,12 @@ export function parseRecord<T>(schema: z.ZodType<T>, text: string, file: string,
   const result = schema.safeParse(json);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = issue?.path.map(String).join(".") || "(top level)";
+  // A field this record does not have is named as the field, not as its parent.
+  const where = [...(issue?.path ?? []), ...(issue?.code === "unrecognized_keys" ? issue.keys.slice(0, 1) : [])];
+  const path = where.map(String).join(".") || "(top level)";
   let value: unknown = json;
-  for (const key of issue?.path ?? []) value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
+  for (const key of where) value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
   const found = JSON.stringify(value) ?? "nothing";
-  return refuse(`${path}: ${issue?.message ?? "invalid"} (found ${found.length > 200 ? `${found.slice(0, 200)}…` : found})`);
+  const message = issue?.code === "unrecognized_keys" ? "not a field of this record" : (issue?.message ?? "invalid");
+  return refuse(`${path}: ${message} (found ${found.length > 200 ? `${found.slice(0, 200)}…` : found})`);
 }
