@@ -125,6 +125,8 @@ describe("resolving a task's settings", () => {
     // Its records would go where a real run's do: never a dry run there.
     expect(() => resolveSettings(base, { OBI_DRY_RUN: "1" })).toThrow(/^OBI_DRY_RUN=1, but this task's options are a real run's/);
     expect(() => resolveSettings({ ...base, dryRun: false }, {})).toThrow(/^--dryRun=false: .* set OBI_DRY_RUN=0$/);
+    // The pin updater writes no record: the environment is all it has.
+    expect(resolveSettings(base, { OBI_DRY_RUN: "1" }, "nothing").dryRun).toBe(true);
   });
 
   it("refuses what it cannot read in one line naming where it came from", () => {

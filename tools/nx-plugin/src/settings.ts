@@ -190,8 +190,10 @@ export function graphDryRun(option: boolean, env: Env = process.env): boolean {
  * A task's mode is what its options say (the graph's setting, or `--dryRun`),
  * since they decide where its records go; the environment may not say otherwise.
  */
-function taskDryRun(options: SettingsOptions, env: Env): boolean {
+function taskDryRun(options: SettingsOptions, env: Env, writes: TaskWrites): boolean {
   const fromEnv = envFlag(env, ENV.dryRun);
+  // A task that writes no record (update-pins) has no mode of its own to keep.
+  if (writes === "nothing") return fromEnv ?? options.dryRun === true;
   if (options.dryRun === false) throw new Error("--dryRun=false: a real run is the default; to turn off the plugin's dryRun option for a run, set OBI_DRY_RUN=0");
   const dry = options.dryRun === true;
   if (fromEnv === true && !dry) {
@@ -200,7 +202,10 @@ function taskDryRun(options: SettingsOptions, env: Env): boolean {
   return dry;
 }
 
-export function resolveSettings(options: SettingsOptions, env: Env = process.env): Settings {
+/** Whether a task writes records under dist/ (a build, a publish), whose place its mode decides. */
+export type TaskWrites = "records" | "nothing";
+
+export function resolveSettings(options: SettingsOptions, env: Env = process.env, writes: TaskWrites = "records"): Settings {
   const staging = repositoryOption(options.stagingRepo, ENV.stagingRepo, env).repository;
   const registry = options.registry ?? {};
   const username = env[ENV.username] || registry.username;
@@ -209,7 +214,7 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
   return {
     staging,
     ...(options.publicRepo !== undefined ? { public: repositoryOption(options.publicRepo, ENV.publicRepo, env).repository } : {}),
-    dryRun: taskDryRun(options, env),
+    dryRun: taskDryRun(options, env, writes),
     auth: {
       server: env[ENV.server] || registry.server || staging.registry,
       ...(username ? { username } : {}),
