@@ -52,11 +52,11 @@ const at = new Date(Date.now() - 60_000).toISOString();
 const digests = new Map<string, string | null>();
 for (const b of builds) {
   const parentDigest = (b.parent && digests.get(b.parent)) ?? null;
-  const record = full.built(b, at, parentDigest, { buildId: source.buildIdOf(b, parentDigest) });
+  const record = full.built(b, at, parentDigest, { buildId: source.buildIdOf(b, parentDigest), stagingRepo: options.stagingRepo });
   digests.set(b.id, record.digest);
   full.buildRun(b, { state: "succeeded", task: `${b.image}:build-${b.arch}`, startedAt: at, at });
 }
-for (const image of source.plan.images) full.published(source.plan, image.name, new Date().toISOString());
+for (const image of source.plan.images) full.published(source.plan, image.name, new Date().toISOString(), options.publicRepo);
 
 async function main(): Promise<void> {
   const browser = await launchChromium();

@@ -9,12 +9,12 @@
 export const CLIENT_SCRIPT = String.raw`(function () {
 "use strict";
 var ICONS = {
-  "not-built": "\u25CB", "queued": "\u22EF", "building": "\u27F3", "built": "\u2713", "reused": "\u21BA",
+  "not-built": "\u25CB", "would-build": "\u25CC", "would-publish": "\u25CC", "queued": "\u22EF", "building": "\u27F3", "built": "\u2713", "reused": "\u21BA",
   "published": "\u2605", "stale": "!", "failed": "\u2717",
   "not-published": "\u25CB", "publishing": "\u27F3"
 };
 var LABELS = {
-  "not-built": "not built", "queued": "queued", "building": "building", "built": "built", "reused": "reused",
+  "not-built": "not built", "would-build": "would build", "would-publish": "would publish", "queued": "queued", "building": "building", "built": "built", "reused": "reused",
   "published": "published", "stale": "stale", "failed": "failed", "not-published": "not published", "publishing": "publishing"
 };
 var POLL_MS = Number(document.body.getAttribute("data-poll-ms")) || 1000;
@@ -76,6 +76,34 @@ function drawCounts() {
   document.getElementById("meta").textContent = "staging " + status.repositories.staging + " \u00B7 public " + status.repositories.public + " \u00B7 as of " + status.generatedAt;
 }
 
+function buildCell(im, build) {
+  var state = build.status.state;
+  return el("button", { type: "button", "class": "cell s-" + state, "data-key": im.name + "/" + build.arch,
+    "data-arch": build.arch, "data-state": state, title: im.name + " (" + build.arch + "): " + LABELS[state] }, stateBadge(state));
+}
+
+function publishCell(im) {
+  var state = im.publish.status.state;
+  return el("button", { type: "button", "class": "cell pub s-" + state, "data-key": im.name + "/manifests",
+    "data-arch": "manifests", "data-state": state, title: im.name + " manifests: " + LABELS[state] },
+    stateBadge(state), el("span", { "class": "ntags" }, " \u00B7 " + im.publish.tags.length + (im.publish.tags.length === 1 ? " tag" : " tags")));
+}
+
+/** What the matrix's shape depends on: the groups, images and arches, not their states. */
+function shapeOf(s) {
+  return JSON.stringify([s.distros, s.images.map(function (im) { return [im.name, im.distro, im.kind, im.compiler, im.builds.map(function (b) { return b.arch; }), im.publish.tags.length]; })]);
+}
+
+/** Each cell's part of the status, by key, to tell which changed. */
+function cellsOf(s) {
+  var cells = new Map();
+  s.images.forEach(function (im) {
+    im.builds.forEach(function (b) { cells.set(im.name + "/" + b.arch, JSON.stringify(b)); });
+    cells.set(im.name + "/manifests", JSON.stringify(im.publish));
+  });
+  return cells;
+}
+
 function drawMatrix() {
   var frag = document.createDocumentFragment();
   var byDistro = new Map();
@@ -100,13 +128,9 @@ function drawMatrix() {
         var build = null;
         for (var k = 0; k < im.builds.length; k++) if (im.builds[k].arch === a) build = im.builds[k];
         if (!build) { row.appendChild(el("td", { "class": "none" }, el("span", { "aria-label": "not planned" }, "\u2014"))); return; }
-        row.appendChild(el("td", null, el("button", { type: "button", "class": "cell s-" + build.status.state, "data-key": im.name + "/" + a,
-          "data-arch": a, "data-state": build.status.state, title: im.name + " (" + a + "): " + LABELS[build.status.state] }, stateBadge(build.status.state))));
+        row.appendChild(el("td", null, buildCell(im, build)));
       });
-      var ps = im.publish.status;
-      row.appendChild(el("td", { "class": "manifests" }, el("button", { type: "button", "class": "cell pub s-" + ps.state, "data-key": im.name + "/manifests",
-        "data-arch": "manifests", "data-state": ps.state, title: im.name + " manifests: " + LABELS[ps.state] },
-        stateBadge(ps.state), el("span", { "class": "ntags" }, " \u00B7 " + im.publish.tags.length + (im.publish.tags.length === 1 ? " tag" : " tags")))));
+      row.appendChild(el("td", { "class": "manifests" }, publishCell(im)));
       body.appendChild(row);
     });
     frag.appendChild(el("section", { "class": "distro", "data-distro": distro.name, "data-title": distro.title },
@@ -184,6 +208,9 @@ function infoPairs(info) {
 function showDetails(key) {
   var entry = byKey.get(key);
   if (!entry) { details.hidden = true; selected = null; return; }
+  // Drawn again for the same build (its status moved): the reader's opened or closed Dockerfile stays so.
+  var shown = key === selected ? document.querySelector("#details-body details") : null;
+  var keepOpen = shown ? shown.open : true;
   selected = key;
   var image = entry.image, build = entry.build;
   var box = document.getElementById("details-body");
@@ -196,6 +223,7 @@ function showDetails(key) {
     var info = s.build || s.previous || null;
     if (info) pairs = pairs.concat(infoPairs(info).slice(1));
     if (s.since) pairs.push([s.state + " since", s.since]);
+    if (s.state === "would-build") pairs.push(["build id", s.buildId], ["dry run at", s.plannedAt + " (nothing was built)"]);
     if (s.reason) pairs.push(["why", s.reason]);
     if (s.note) pairs.push(["note", s.note]);
     box.appendChild(dl(pairs));
@@ -203,7 +231,7 @@ function showDetails(key) {
     if (s.state === "failed") box.appendChild(failureBlock(s.failure, build.rerun));
     else box.appendChild(el("p", null, "Run it: ", el("code", { "class": "rerun" }, build.rerun)));
     var pre = el("pre", { "class": "dockerfile" }, "loading\u2026");
-    box.appendChild(el("details", { open: "" }, el("summary", null, "Dockerfile"), pre));
+    box.appendChild(el("details", { open: keepOpen ? "" : null }, el("summary", null, "Dockerfile"), pre));
     loadDockerfiles().then(function (d) {
       var i = d.index[image.name + "/" + build.arch];
       pre.textContent = i === undefined ? "(not in the plan)" : d.texts[i];
@@ -215,10 +243,12 @@ function showDetails(key) {
     var rows = [];
     if (p.publishedAt) rows.push(["published", p.publishedAt]);
     if (p.since) rows.push([p.state + " since", p.since]);
+    if (p.plannedAt) rows.push(["dry run at", p.plannedAt + " (nothing was pushed)"]);
     if (p.reason) rows.push(["why", p.reason]);
     if (p.note) rows.push(["note", p.note]);
     box.appendChild(dl(rows));
-    var tags = p.tags || [];
+    // A dry run's tags are names only; published ones carry their digests.
+    var tags = p.state === "would-publish" ? [] : (p.tags || []);
     var list = el("ul", { "class": "tags" });
     if (tags.length) tags.forEach(function (t) {
       list.appendChild(el("li", null, el("code", null, t.tag), " ", el("code", { "class": "digest" }, t.digest || "(digest not recorded)"),
@@ -241,6 +271,36 @@ function redraw() {
   if (selected) showDetails(selected);
 }
 
+/**
+ * A new status from the server: only what changed is drawn again (the counts,
+ * the cells whose state moved, the details when theirs did), so what the reader
+ * opened, selected or scrolled stays as it was. A new shape (images or arches
+ * came or went) draws the matrix anew.
+ */
+function update(next) {
+  var before = status;
+  status = next;
+  indexStatus();
+  drawCounts();
+  if (shapeOf(before) !== shapeOf(next)) {
+    drawMatrix();
+    applyFilter();
+    if (selected) showDetails(selected);
+    return;
+  }
+  var was = cellsOf(before), now = cellsOf(next);
+  var moved = false;
+  matrix.querySelectorAll("button.cell").forEach(function (cell) {
+    var key = cell.getAttribute("data-key");
+    if (was.get(key) === now.get(key)) return;
+    var entry = byKey.get(key);
+    cell.replaceWith(entry.build ? buildCell(entry.image, entry.build) : publishCell(entry.image));
+    moved = true;
+  });
+  if (moved) applyFilter();
+  if (selected && was.get(selected) !== now.get(selected)) showDetails(selected);
+}
+
 matrix.addEventListener("click", function (e) {
   var cell = e.target.closest("button.cell");
   if (cell) showDetails(cell.getAttribute("data-key"));
@@ -258,20 +318,18 @@ redraw();
 
 if (location.protocol === "http:" || location.protocol === "https:") {
   var live = document.getElementById("live");
-  var last = null;
+  // What the page draws, without generatedAt (new in every answer) and the flat indexes it does not draw.
+  var drawn = function (s) { return JSON.stringify([s.repositories, s.counts, s.distros, s.images]); };
+  var last = drawn(status);
   var poll = function () {
     fetch("status.json", { cache: "no-store" }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status);
-      return r.text();
-    }).then(function (text) {
-      // Every answer has a new generatedAt; redraw only when something else changed.
-      var key = text.replace(/"generatedAt":"[^"]*"/, "");
+      return r.json();
+    }).then(function (next) {
+      var key = drawn(next);
       if (key !== last) {
-        var next = JSON.parse(text);
-        var changed = last !== null || JSON.stringify(next.images) !== JSON.stringify(status.images);
-        status = next;
         last = key;
-        if (changed) redraw(); else drawCounts();
+        update(next);
       }
       live.textContent = "live \u00B7 checked " + new Date().toLocaleTimeString();
       live.className = "live ok";

@@ -110,4 +110,52 @@ describe("makeStatus", () => {
     expect(image?.builds.map((b) => b.status.state)).toEqual(["built", "built"]);
     expect(statusWith(r).status.tags[0]?.current).toBe(false);
   });
+
+  it("shows a dry run's records as would build / would publish, never as built, and never over a real record", () => {
+    const r = new Records();
+    const opam = r.dryBuilt(build("debian-13-opam/amd64"), T(1), null);
+    r.dryBuilt(build("debian-13-ocaml-5.4/amd64"), T(2), opam.buildId);
+    r.dryPublished(plan, "debian-13-ocaml-5.4", T(3));
+    // A real build and publish of alpine, and a dry run after it.
+    const alpine = r.built(build("alpine-3.23-opam/amd64"), T(4), null);
+    r.published(plan, "alpine-3.23-opam", T(5));
+    r.dryBuilt(build("alpine-3.23-opam/amd64"), T(6), null);
+    r.dryPublished(plan, "alpine-3.23-opam", T(7));
+    const { status, stateOf } = statusWith(r);
+    expect(statusSchema.parse(status)).toEqual(status);
+    expect(stateOf("debian-13-opam/amd64")).toEqual({ state: "would-build", buildId: opam.buildId, stagingTag: opam.stagingTag, plannedAt: T(1) });
+    expect(stateOf("debian-13-ocaml-5.4/amd64").state).toBe("would-build");
+    expect(stateOf("alpine-3.23-opam/amd64")).toMatchObject({ state: "published", build: { digest: alpine.digest } });
+    const publishOf = (name: string) => status.images.find((i) => i.name === name)?.publish.status.state;
+    expect(publishOf("debian-13-ocaml-5.4")).toBe("would-publish");
+    expect(publishOf("alpine-3.23-opam")).toBe("published");
+    expect(status.counts.builds["would-build"]).toBe(2);
+    expect(status.staging.map((s) => s.image)).toEqual(["alpine-3.23-opam"]);
+  });
+
+  it("a dry record whose inputs moved since is not a plan any more: not built", () => {
+    const r = new Records();
+    r.dryBuilt(build("debian-13-opam/amd64"), T(1), null);
+    const child = r.dryBuilt(build("debian-13-ocaml-5.4/amd64"), T(2), "0".repeat(64));
+    const { stateOf } = statusWith(r);
+    expect(child.buildId).not.toBe("");
+    expect(stateOf("debian-13-ocaml-5.4/amd64")).toEqual({ state: "not-built", note: null });
+  });
+
+  it("counts records only for the repositories they were made for", () => {
+    const r = new Records();
+    const opam = r.built(build("alpine-3.23-opam/amd64"), T(1), null);
+    r.published(plan, "alpine-3.23-opam", T(2), "elsewhere.test/opam");
+    r.built(build("debian-13-opam/amd64"), T(3), null, { stagingRepo: "elsewhere.test/opam-staging" });
+    const { status, stateOf } = statusWith(r);
+    // Built for this staging repository, but its tags went to another public one.
+    expect(stateOf("alpine-3.23-opam/amd64")).toMatchObject({ state: "built", build: { digest: opam.digest } });
+    expect(status.images.find((i) => i.name === "alpine-3.23-opam")?.publish.status).toEqual({
+      state: "not-published",
+      note: "its record is of tags in elsewhere.test/opam, not reg.test/opam",
+    });
+    expect(status.tags).toEqual([]);
+    expect(stateOf("debian-13-opam/amd64")).toEqual({ state: "not-built", note: "its record is of a build for elsewhere.test/opam-staging, not reg.test/opam-staging" });
+    expect(status.staging.map((s) => s.image)).toEqual(["alpine-3.23-opam"]);
+  });
 });

@@ -11,11 +11,17 @@
  *   next run builds it again;
  * - published: current, and its image's publish record lists its digest;
  * - reused: current, taken from the registry by build id; built: current, built here;
+ * - would build: none of these, but a dry run's record (dist/dry-run/) matches its current inputs;
  * - not built: none of these.
+ * Records count for the repositories they were made for: a build record of
+ * another staging repository, or a publish record of another public one, is
+ * read as absent. A dry run's records never make a build built, reused,
+ * published, stale or failed.
  */
 import { tryParseReference } from "../../docker/src/reference";
+import { dryParentStandIn, type RealBuildRecord, type RealPublishRecord, type RunRecord } from "../../records/src";
 import type { Build, Image, Plan } from "../../plan/src";
-import type { Dated, ImageRecords, RunRecord, StoredBuildRecord, StoredPublishRecord } from "./records";
+import type { Dated, ImageRecords } from "./records";
 import {
   BUILD_STATES,
   PUBLISH_STATES,
@@ -39,7 +45,7 @@ export interface StatusInput {
   readonly distros: readonly DistroInfo[];
   /** What dist/ holds, by image name. */
   readonly records: ReadonlyMap<string, ImageRecords>;
-  /** The build id a build would get now, built FROM a parent of this digest (null: no parent, or a dry run). */
+  /** The build id a build would get now, built FROM a parent of this digest (or a dry parent's stand-in; null: no parent). */
   readonly buildIdOf: (build: Build, parentDigest: string | null) => string;
   readonly generatedAt: string;
 }
@@ -51,37 +57,78 @@ export const rerunBuild = (image: string, arch: string): string => `npx nx run $
 export const rerunPublish = (image: string): string => `npx nx run ${image}:publish`;
 
 /** A build's facts: its record says what it made; its run record, when it succeeded, whether the registry already had it. */
-const infoOf = (dated: Dated<StoredBuildRecord>, run: RunRecord | undefined): BuildInfo => ({
+const infoOf = (dated: Dated<RealBuildRecord>, run: RunRecord | undefined): BuildInfo => ({
   buildId: dated.record.buildId,
   digest: dated.record.digest,
   stagingTag: dated.record.stagingTag,
   builtAt: dated.at,
   reused: run?.state === "succeeded" && run.reused === true,
-  dryRun: dated.record.dryRun,
 });
+
+/**
+ * The records that count for the configured repositories: build records of
+ * the staging repository, publish records of the public one. The others are
+ * left out, with a note for the builds and publishes they would have spoken for.
+ */
+function forRepositories(input: StatusInput): { records: Map<string, ImageRecords>; notes: Map<string, string> } {
+  const records = new Map<string, ImageRecords>();
+  const notes = new Map<string, string>();
+  const { staging, public: publicRepo } = input.repositories;
+  for (const [image, r] of input.records) {
+    const keep = <T extends { stagingRepo: string }>(map: ReadonlyMap<string, Dated<T>> | undefined, dry: boolean) =>
+      new Map(
+        [...(map ?? [])].filter(([arch, d]) => {
+          if (d.record.stagingRepo === staging) return true;
+          if (!dry) notes.set(`${image}/${arch}`, `its record is of a build for ${d.record.stagingRepo}, not ${staging}`);
+          return false;
+        }),
+      );
+    const publish = r.publish && r.publish.record.publicRepo === publicRepo ? r.publish : undefined;
+    if (r.publish && !publish) notes.set(`${image}/manifests`, `its record is of tags in ${r.publish.record.publicRepo}, not ${publicRepo}`);
+    const dryPublish = r.dryPublish && r.dryPublish.record.publicRepo === publicRepo ? r.dryPublish : undefined;
+    records.set(image, {
+      builds: keep(r.builds, false),
+      buildRuns: r.buildRuns,
+      dryBuilds: keep(r.dryBuilds, true),
+      ...(publish ? { publish } : {}),
+      ...(r.publishRun ? { publishRun: r.publishRun } : {}),
+      ...(dryPublish ? { dryPublish } : {}),
+    });
+  }
+  return { records, notes };
+}
 
 /** The time a run record speaks for. */
 const runTime = (run: RunRecord): string => run.at;
 
-/** Whether each build's record matches the inputs it would have now (undefined: no record, or not knowable). */
-function currentness(input: StatusInput): Map<string, boolean | undefined> {
+/**
+ * Whether each build's record matches the inputs it would have now (undefined:
+ * no record, or not knowable), for the real records or for a dry run's, whose
+ * children follow their parent's build id instead of a digest.
+ */
+function currentness(input: StatusInput, records: ReadonlyMap<string, ImageRecords>, dry: boolean): Map<string, boolean | undefined> {
   const byId = new Map(input.plan.images.flatMap((i) => i.builds.map((b) => [b.id, b] as const)));
-  const recordOf = (b: Build) => input.records.get(b.image)?.builds.get(b.arch);
+  const recordOf = (b: Build): { buildId: string; parentDigest: string } | undefined => {
+    const r = records.get(b.image);
+    if (dry) {
+      const d = r?.dryBuilds?.get(b.arch)?.record;
+      return d ? { buildId: d.buildId, parentDigest: dryParentStandIn(d.buildId) } : undefined;
+    }
+    const d = r?.builds.get(b.arch)?.record;
+    return d ? { buildId: d.buildId, parentDigest: d.digest } : undefined;
+  };
   const result = new Map<string, boolean | undefined>();
-  const judge = (b: Build): boolean | undefined => {
-    if (result.has(b.id)) return result.get(b.id);
+  for (const b of byId.values()) {
     const record = recordOf(b);
     let current: boolean | undefined;
     if (record) {
       const parent = b.parent === undefined ? undefined : byId.get(b.parent);
       const parentRecord = parent ? recordOf(parent) : undefined;
       // Without its parent's record the id it would get cannot be known; it is not called stale.
-      current = parent && !parentRecord ? undefined : record.record.buildId === input.buildIdOf(b, parentRecord?.record.digest ?? null);
+      current = parent && !parentRecord ? undefined : record.buildId === input.buildIdOf(b, parentRecord?.parentDigest ?? null);
     }
     result.set(b.id, current);
-    return current;
-  };
-  for (const b of byId.values()) judge(b);
+  }
   return result;
 }
 
@@ -89,6 +136,8 @@ function buildState(
   build: Build,
   records: ImageRecords | undefined,
   current: boolean | undefined,
+  dryCurrent: boolean | undefined,
+  note: string | undefined,
   publishedIn: (digest: string) => string[],
 ): BuildState {
   const dated = records?.builds.get(build.arch);
@@ -104,11 +153,16 @@ function buildState(
     }
     if (run.state === "skipped" && !info) return { state: "not-built", note: run.reason };
   }
-  if (!info) return { state: "not-built", note: null };
+  if (!info) {
+    // Only where nothing real speaks: what a dry run said it would build, while its inputs hold.
+    const dry = records?.dryBuilds?.get(build.arch);
+    if (dry && dryCurrent !== false) return { state: "would-build", buildId: dry.record.buildId, stagingTag: dry.record.stagingTag, plannedAt: dry.at };
+    return { state: "not-built", note: note ?? null };
+  }
   if (current === false) {
     return { state: "stale", build: info, reason: "its Dockerfile, context, parent image or rebuild period changed since it was built" };
   }
-  const tags = info.digest ? publishedIn(info.digest) : [];
+  const tags = publishedIn(info.digest);
   if (tags.length > 0) return { state: "published", build: info, tags };
   return info.reused ? { state: "reused", build: info } : { state: "built", build: info };
 }
@@ -116,7 +170,8 @@ function buildState(
 function publishState(
   image: Image,
   records: ImageRecords | undefined,
-  digestOfStaging: (stagingTag: string) => string | null | undefined,
+  note: string | undefined,
+  digestOfStaging: (stagingTag: string) => string | undefined,
   archOfDigest: (digest: string) => string | null,
 ): PublishState {
   const dated = records?.publish;
@@ -127,7 +182,14 @@ function publishState(
     if (run.state === "failed") return { state: "failed", failure: { startedAt: run.startedAt, failedAt: run.at, message: run.message, logTail: run.logTail } };
     if (run.state === "skipped" && !dated) return { state: "not-published", note: run.reason };
   }
-  if (!dated) return { state: "not-published", note: null };
+  if (!dated) {
+    // What a dry run said it would push, while the plan gives the image the same tags.
+    const dry = records?.dryPublish;
+    const planned = image.manifests.map((m) => m.tag).sort();
+    const would = dry?.record.manifests.map((m) => m.tag).sort();
+    if (dry && would && JSON.stringify(would) === JSON.stringify(planned)) return { state: "would-publish", plannedAt: dry.at, tags: would };
+    return { state: "not-published", note: note ?? null };
+  }
   const tags = publishedTags(dated.record, archOfDigest);
   const stale = staleManifest(image, dated.record, digestOfStaging);
   return stale
@@ -138,16 +200,16 @@ function publishState(
 /** The digest a publish record's source names; a dry run's source (a build-id tag) stands for itself. */
 const digestOfSource = (source: string): string => tryParseReference(source)?.digest ?? source;
 
-function publishedTags(record: StoredPublishRecord, archOfDigest: (digest: string) => string | null): PublishedTag[] {
+function publishedTags(record: RealPublishRecord, archOfDigest: (digest: string) => string | null): PublishedTag[] {
   return record.manifests.map((m) => ({
     tag: m.tag,
-    digest: m.digest ?? null,
+    digest: m.digest,
     arches: m.sources.map((s) => ({ arch: archOfDigest(digestOfSource(s)), digest: digestOfSource(s) })),
   }));
 }
 
 /** Why the publish record no longer matches the builds it should list, or undefined when it does. */
-function staleManifest(image: Image, record: StoredPublishRecord, digestOfStaging: (stagingTag: string) => string | null | undefined): string | undefined {
+function staleManifest(image: Image, record: RealPublishRecord, digestOfStaging: (stagingTag: string) => string | undefined): string | undefined {
   // The record names each tag as the publish wrote it, a reference whose tag is the name.
   const published = new Map(record.manifests.map((m) => [tryParseReference(m.tag)?.tag ?? m.tag, m]));
   for (const manifest of image.manifests) {
@@ -156,7 +218,7 @@ function staleManifest(image: Image, record: StoredPublishRecord, digestOfStagin
     const want = manifest.sources.map((s) => digestOfStaging(s));
     if (want.some((d) => d === undefined)) return `a build of ${manifest.tag} has no record`;
     const have = new Set(was.sources.map(digestOfSource));
-    if (want.length !== have.size || !want.every((d) => have.has(d ?? "<dry-run>"))) return `the builds of ${manifest.tag} changed since it was published`;
+    if (want.length !== have.size || !want.every((d) => d !== undefined && have.has(d))) return `the builds of ${manifest.tag} changed since it was published`;
   }
   return undefined;
 }
@@ -167,16 +229,18 @@ const zeroCounts = <T extends string>(names: readonly T[]): Record<T, number> =>
 /** The state of every build and publish of the plan. */
 export function makeStatus(input: StatusInput): StatusDocument {
   const { plan } = input;
-  const current = currentness(input);
+  const { records: counted, notes } = forRepositories(input);
+  const current = currentness(input, counted, false);
+  const dryCurrent = currentness(input, counted, true);
   const allBuilds = plan.images.flatMap((i) => i.builds);
-  const recordOf = (b: Build) => input.records.get(b.image)?.builds.get(b.arch);
+  const recordOf = (b: Build): Dated<RealBuildRecord> | undefined => counted.get(b.image)?.builds.get(b.arch);
   const byStaging = new Map(allBuilds.map((b) => [b.stagingTag, b]));
   const archByDigest = new Map<string, string>();
   for (const b of allBuilds) {
     const digest = recordOf(b)?.record.digest;
     if (digest) archByDigest.set(digest, b.arch);
   }
-  const digestOfStaging = (tag: string): string | null | undefined => {
+  const digestOfStaging = (tag: string): string | undefined => {
     const b = byStaging.get(tag);
     return b ? recordOf(b)?.record.digest : undefined;
   };
@@ -188,12 +252,12 @@ export function makeStatus(input: StatusInput): StatusDocument {
   const staging: StatusDocument["staging"] = [];
 
   const images = plan.images.map((image): StatusDocument["images"][number] => {
-    const records = input.records.get(image.name);
-    const publish = publishState(image, records, digestOfStaging, archOfDigest);
+    const records = counted.get(image.name);
+    const publish = publishState(image, records, notes.get(`${image.name}/manifests`), digestOfStaging, archOfDigest);
     const publishedIn = (digest: string): string[] =>
       publish.state === "published" ? publish.tags.filter((t) => t.arches.some((a) => a.digest === digest)).map((t) => t.tag) : [];
     const builds = image.builds.map((b) => {
-      const status = buildState(b, records, current.get(b.id), publishedIn);
+      const status = buildState(b, records, current.get(b.id), dryCurrent.get(b.id), notes.get(b.id), publishedIn);
       buildCounts[status.state]++;
       const dated = recordOf(b);
       if (dated) staging.push({ ...infoOf(dated, records?.buildRuns.get(b.arch)), image: image.name, arch: b.arch, current: current.get(b.id) !== false });

@@ -64,6 +64,7 @@ td.manifests { border-left: 1px solid var(--line); padding-left: 6px; }
 .ntags { opacity: .8; }
 .icon { display: inline-block; width: 1em; text-align: center; font-weight: 700; }
 .s-not-built, .s-not-published { background: #f6f8fa; color: #57606a; border-color: #d0d7de; }
+.s-would-build, .s-would-publish { background: #fbefff; color: #6e40c9; border-color: #c297ff; border-style: dashed; }
 .s-queued { background: #fff8c5; color: #6b4f00; border-color: #d4a72c; }
 .s-building, .s-publishing { background: #ddf4ff; color: #0550ae; border-color: #54aeff; }
 .s-built { background: #dafbe1; color: #116329; border-color: #4ac26b; }

@@ -44,7 +44,7 @@ export const pluginOptionsSchema = z
       })
       .strict()
       .default({}),
-    /** Print the docker commands instead of running them. */
+    /** Print the docker commands instead of running them; the records go to dist/dry-run/ (OBI_DRY_RUN overrides it). */
     dryRun: z.boolean().default(false),
     /**
      * Build without the Dockerfiles' `# syntax=docker/dockerfile:1` line, using BuildKit's
@@ -70,12 +70,6 @@ export const ENV = {
   server: "OBI_REGISTRY_SERVER",
   dryRun: "OBI_DRY_RUN",
 } as const;
-
-/** Where the targets write, per image: `<this>/<image>/render/`, `build-<arch>.json`, `publish.json`. */
-export const OUTPUT_DIR = "dist/images";
-
-/** A build's record (what was built: tag, digest, build id), which the builds FROM it and the publish read. */
-export const buildRecordFile = (arch: string): string => `build-${arch}.json`;
 
 /** The environment variable that overrides a builder: OBI_BUILDER_ARM64, OBI_BUILDER_WINDOWS. */
 export const builderEnv = (key: (typeof BUILDER_KEYS)[number]): string => `OBI_BUILDER_${key.toUpperCase()}`;

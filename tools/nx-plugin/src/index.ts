@@ -7,12 +7,15 @@ import { IMAGES_LAYOUT, loadMatrix } from "../../../libs/matrix/src";
 import { makePlan } from "../../../libs/plan/src";
 import { parsePluginOptions, type PluginOptions } from "./config";
 import { imagesProject, projectsByFile } from "./nodes";
+import { graphDryRun } from "./settings";
 
 export const createNodes: CreateNodes<Partial<PluginOptions>> = [
   // The files the graph is made from; a change to any of them recomputes it.
   IMAGES_LAYOUT.planInputsGlob,
   (files, rawOptions, context) => {
-    const options = parsePluginOptions(rawOptions);
+    const parsed = parsePluginOptions(rawOptions);
+    // A dry run is decided for the whole graph: it decides each task's options and outputs.
+    const options = { ...parsed, dryRun: graphDryRun(parsed.dryRun) };
     const plan = makePlan(loadMatrix(context.workspaceRoot), {
       repositories: { staging: options.stagingRepo, public: options.publicRepo },
       pins: "commit",

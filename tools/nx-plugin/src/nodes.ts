@@ -7,7 +7,8 @@ import type { ProjectConfiguration, TargetConfiguration, TargetDependencyConfig 
 import { IMAGES_LAYOUT } from "../../../libs/matrix/src/layout";
 import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
 import { builderKeyOf, normalizeBuilder } from "./builders";
-import { builderEnv, buildRecordFile, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
+import { NX_PATHS } from "../../../libs/records/src/layout";
+import { builderEnv, ENV, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
 const EXECUTORS = "./tools/nx-plugin";
@@ -15,7 +16,7 @@ const PLUGIN_SOURCE = "{workspaceRoot}/tools/nx-plugin/src";
 
 /** Everything that decides a Dockerfile's text: the planning libraries (not their tests). */
 const PLAN_CODE = [
-  ...["dockerfile", "ocaml", "distros", "tags", "plan", "matrix"].map((lib) => `{workspaceRoot}/libs/${lib}/src/**/*.ts`),
+  ...["dockerfile", "ocaml", "distros", "tags", "plan", "matrix", "records"].map((lib) => `{workspaceRoot}/libs/${lib}/src/**/*.ts`),
   // Image references (the tags the plan names, the repositories the matrix checks) are the reference module's.
   "{workspaceRoot}/libs/docker/src/reference.ts",
   "!{workspaceRoot}/libs/**/*.test.ts",
@@ -23,6 +24,8 @@ const PLAN_CODE = [
 /** Everything that decides how a build or push runs: the docker edge and the executors. */
 const DOCKER_CODE = [
   "{workspaceRoot}/libs/docker/src/**/*.ts",
+  // The layout and schemas of dist/, and the build id.
+  "{workspaceRoot}/libs/records/src/**/*.ts",
   "!{workspaceRoot}/libs/**/*.test.ts",
   `${PLUGIN_SOURCE}/config.ts`,
   `${PLUGIN_SOURCE}/settings.ts`,
@@ -34,7 +37,8 @@ const DOCKER_CODE = [
   "{workspaceRoot}/tools/nx-plugin/bundle.js",
 ];
 
-const distDir = (image: string): string => `${OUTPUT_DIR}/${image}`;
+/** A dry run's records go elsewhere (libs/records/src/layout.ts); a task's options say `dryRun` only when it is one. */
+const dryRunOption = (options: PluginOptions) => (options.dryRun ? { dryRun: true } : {});
 
 type Input = NonNullable<TargetConfiguration["inputs"]>[number];
 
@@ -80,7 +84,6 @@ function dataInputs(image: Image, index: PlanIndex): Input[] {
 }
 
 function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): TargetConfiguration {
-  const out = `{workspaceRoot}/${distDir(image.name)}`;
   return {
     executor: `${EXECUTORS}:render`,
     options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site },
@@ -91,7 +94,7 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
       { env: ENV.stagingRepo },
       { env: ENV.publicRepo },
     ],
-    outputs: [`${out}/render`],
+    outputs: NX_PATHS.renderOutputs(image.name),
     cache: true,
     metadata: targetMetadata(image.name, "render"),
   };
@@ -133,16 +136,16 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       ...(builder ? { builder } : {}),
       stagingRepo: options.stagingRepo,
       registry: options.registry,
-      dryRun: options.dryRun,
+      ...dryRunOption(options),
       builtinFrontend: options.builtinFrontend,
       rebuildPeriodDays: options.rebuildPeriodDays,
     },
     // A build is decided by its own Dockerfile and context (not the other arches' nor
     // the image's tags), its parent's record, the builder and our docker code; nothing else.
     inputs: [
-      { dependentTasksOutputFiles: `**/render/${arch}.Dockerfile`, transitive: false },
-      { dependentTasksOutputFiles: "**/render/context.json", transitive: false },
-      { dependentTasksOutputFiles: `**/${buildRecordFile(arch)}`, transitive: false },
+      { dependentTasksOutputFiles: NX_PATHS.dockerfileOf(arch), transitive: false },
+      { dependentTasksOutputFiles: NX_PATHS.context, transitive: false },
+      { dependentTasksOutputFiles: NX_PATHS.buildRecordOf(arch), transitive: false },
       ...DOCKER_CODE,
       `${PLUGIN_SOURCE}/executors/build.ts`,
       { env: ENV.stagingRepo },
@@ -151,7 +154,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       // The scheduled rebuild: a new period is a new hash for every build.
       { runtime: rebuildPeriodCommand(options.rebuildPeriodDays) },
     ],
-    outputs: [`{workspaceRoot}/${distDir(image.name)}/${buildRecordFile(arch)}`],
+    outputs: NX_PATHS.buildOutputs(image.name, arch),
     cache: true,
     metadata: targetMetadata(image.name, `build-${arch}`),
   };
@@ -175,19 +178,19 @@ function publishTarget(image: Image, options: PluginOptions): TargetConfiguratio
       stagingRepo: options.stagingRepo,
       publicRepo: options.publicRepo,
       registry: options.registry,
-      dryRun: options.dryRun,
+      ...dryRunOption(options),
     },
     inputs: [
-      { dependentTasksOutputFiles: "**/render/manifests.json", transitive: false },
+      { dependentTasksOutputFiles: NX_PATHS.manifests, transitive: false },
       // The records of the builds it joins (not how they ran: a reused build is the same build).
-      ...(image.kind === "windows-all" ? ["amd64"] : arches).map((arch): Input => ({ dependentTasksOutputFiles: `**/${buildRecordFile(arch)}`, transitive: false })),
+      ...(image.kind === "windows-all" ? ["amd64"] : arches).map((arch): Input => ({ dependentTasksOutputFiles: NX_PATHS.buildRecordOf(arch), transitive: false })),
       ...DOCKER_CODE,
       `${PLUGIN_SOURCE}/executors/publish.ts`,
       { env: ENV.stagingRepo },
       { env: ENV.publicRepo },
       { env: ENV.dryRun },
     ],
-    outputs: [`{workspaceRoot}/${distDir(image.name)}/publish.json`],
+    outputs: NX_PATHS.publishOutputs(image.name),
     cache: true,
     metadata: targetMetadata(image.name, "publish"),
   };

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSession } from "./executors/shared";
 import { liveUpstream } from "./executors/update-pins";
 import { DEFAULT_RETRY, digestOf } from "../../../libs/docker/src";
-import { batchParallelism, resolveBuilder, resolveRepositories, resolveSettings, retryPolicy } from "./settings";
+import { batchParallelism, graphDryRun, resolveBuilder, resolveRepositories, resolveSettings, retryPolicy } from "./settings";
 
 const PASSWORD = "s3cret-for-the-staging-registry";
 const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] });
@@ -105,7 +105,7 @@ describe("resolving a task's settings", () => {
 
   it("takes the environment over the options, and the options over the defaults", () => {
     const settings = resolveSettings(
-      { ...base, arch: "arm64", builder: "from-options", registry: { username: "a" } },
+      { ...base, arch: "arm64", builder: "from-options", registry: { username: "a" }, dryRun: true },
       { OBI_STAGING_REPO: "ghcr.io/me/staging", OBI_BUILDER_ARM64: "from-env", OBI_DRY_RUN: "1", OBI_REGISTRY_USER: "b", OBI_NOW: "2026-03-05T00:00:00Z" },
     );
     expect(settings.staging).toEqual({ registry: "ghcr.io", path: "me/staging" });
@@ -115,6 +115,19 @@ describe("resolving a task's settings", () => {
     expect(settings.dryRun).toBe(true);
     expect(settings.auth).toEqual({ server: "ghcr.io", username: "b" });
     expect(settings.rebuildPeriod).toMatch(/^7d#\d+$/);
+  });
+
+  it("takes a dry run from the graph, which reads OBI_DRY_RUN over the plugin option, and refuses options that say otherwise", () => {
+    expect(graphDryRun(false, { OBI_DRY_RUN: "1" })).toBe(true);
+    expect(graphDryRun(true, { OBI_DRY_RUN: "0" })).toBe(false);
+    expect(graphDryRun(true, {})).toBe(true);
+    expect(resolveSettings({ ...base, dryRun: true }, {}).dryRun).toBe(true);
+    expect(resolveSettings(base, { OBI_DRY_RUN: "0" }).dryRun).toBe(false);
+    // Its records would go where a real run's do: never a dry run there.
+    expect(() => resolveSettings(base, { OBI_DRY_RUN: "1" })).toThrow(/^OBI_DRY_RUN=1, but this task's options are a real run's/);
+    expect(() => resolveSettings({ ...base, dryRun: false }, {})).toThrow(/^--dryRun=false: .* set OBI_DRY_RUN=0$/);
+    // The pin updater writes no record: the environment is all it has.
+    expect(resolveSettings(base, { OBI_DRY_RUN: "1" }, "nothing").dryRun).toBe(true);
   });
 
   it("refuses what it cannot read in one line naming where it came from", () => {

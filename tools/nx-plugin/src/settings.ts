@@ -176,7 +176,36 @@ export interface Settings {
   readonly retry: RetryPolicy;
 }
 
-export function resolveSettings(options: SettingsOptions, env: Env = process.env): Settings {
+/**
+ * Whether the tasks of a graph are a dry run: OBI_DRY_RUN, else the plugin's
+ * `dryRun` option. The plugin reads it when Nx makes the graph (Nx 24 makes it
+ * again when the environment changes), so each task's options, and with them
+ * where its records go (libs/records/src/layout.ts), say it.
+ */
+export function graphDryRun(option: boolean, env: Env = process.env): boolean {
+  return envFlag(env, ENV.dryRun) ?? option;
+}
+
+/**
+ * A task's mode is what its options say (the graph's setting, or `--dryRun`),
+ * since they decide where its records go; the environment may not say otherwise.
+ */
+function taskDryRun(options: SettingsOptions, env: Env, writes: TaskWrites): boolean {
+  const fromEnv = envFlag(env, ENV.dryRun);
+  // A task that writes no record (update-pins) has no mode of its own to keep.
+  if (writes === "nothing") return fromEnv ?? options.dryRun === true;
+  if (options.dryRun === false) throw new Error("--dryRun=false: a real run is the default; to turn off the plugin's dryRun option for a run, set OBI_DRY_RUN=0");
+  const dry = options.dryRun === true;
+  if (fromEnv === true && !dry) {
+    throw new Error(`${ENV.dryRun}=${env[ENV.dryRun] ?? ""}, but this task's options are a real run's (its project graph was made without it): run it again, or npx nx reset first`);
+  }
+  return dry;
+}
+
+/** Whether a task writes records under dist/ (a build, a publish), whose place its mode decides. */
+export type TaskWrites = "records" | "nothing";
+
+export function resolveSettings(options: SettingsOptions, env: Env = process.env, writes: TaskWrites = "records"): Settings {
   const staging = repositoryOption(options.stagingRepo, ENV.stagingRepo, env).repository;
   const registry = options.registry ?? {};
   const username = env[ENV.username] || registry.username;
@@ -185,7 +214,7 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
   return {
     staging,
     ...(options.publicRepo !== undefined ? { public: repositoryOption(options.publicRepo, ENV.publicRepo, env).repository } : {}),
-    dryRun: envFlag(env, ENV.dryRun) ?? Boolean(options.dryRun),
+    dryRun: taskDryRun(options, env, writes),
     auth: {
       server: env[ENV.server] || registry.server || staging.registry,
       ...(username ? { username } : {}),

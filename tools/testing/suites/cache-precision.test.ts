@@ -65,7 +65,8 @@ const planNow = (): Plan =>
 /** Every build and publish record under dist/, by task id, to tell which tasks wrote something new. */
 function outputs(): Map<string, string> {
   const records = new Map<string, string>();
-  const root = ws.path("dist/images");
+  // The runs are dry: their records are a dry run's.
+  const root = ws.path("dist/dry-run");
   if (!existsSync(root)) return records;
   for (const image of readdirSync(root)) {
     for (const file of readdirSync(join(root, image))) {

@@ -55,7 +55,7 @@ describe("the plugin's self-description", () => {
     expect(lines.length).toBeGreaterThan(0);
     // Prefixed with the image and arch, like every line a task says.
     for (const line of lines) expect(line).toBe('debian-13-opam (amd64): build: unknown option "foo"');
-    expect(existsSync(ws.path("dist/images/debian-13-opam/build-amd64.json"))).toBe(false);
+    expect(existsSync(ws.path("dist/dry-run/debian-13-opam/build-amd64.json"))).toBe(false);
   });
 
   it("refuses an unknown option of render and of update-pins the same way", async () => {

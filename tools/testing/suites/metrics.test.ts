@@ -10,7 +10,8 @@ import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RECORD_FILES, SERVICE_RUN_FILE, type RunRecord, type ServiceRun } from "../../../libs/status/src";
+import { DIST_LAYOUT, type RunRecord } from "../../../libs/records/src";
+import { SERVICE_RUN_FILE, type ServiceRun } from "../../../libs/status/src";
 import { start } from "../../cache-server/src/main";
 import { nxArtifact } from "../../cache-server/src/testing/artifacts";
 import { serveStatus, statusSource, type StatusOptions } from "../../nx-plugin/src/executors/status";
@@ -47,12 +48,13 @@ beforeAll(async () => {
   const alpine = image("alpine-3.23-opam");
   const build = alpine.builds[0]!;
   const run: RunRecord = { state: "succeeded", task: `${alpine.name}:build-amd64`, startedAt: ago(200), at: ago(110), reused: false, builder: "default", retries: 2, builderReachable: true };
-  record(`dist/images/${alpine.name}/${RECORD_FILES.buildRun("amd64")}`, run);
-  record(`dist/images/${alpine.name}/${RECORD_FILES.build("amd64")}`, {
-    image: alpine.name, arch: "amd64", platform: "linux/amd64", stagingTag: build.stagingTag, digest: digest(1), buildId: source.buildIdOf(build, null), dryRun: false,
+  record(DIST_LAYOUT.buildRun("real", alpine.name, "amd64"), run);
+  record(DIST_LAYOUT.buildRecord("real", alpine.name, "amd64"), {
+    image: alpine.name, arch: "amd64", platform: "linux/amd64", stagingRepo: "localhost:5000/opam-staging", stagingTag: build.stagingTag, digest: digest(1), buildId: source.buildIdOf(build, null), dryRun: false,
   });
-  record(`dist/images/${alpine.name}/${RECORD_FILES.publish}`, {
+  record(DIST_LAYOUT.publishRecord("real", alpine.name), {
     image: alpine.name,
+    publicRepo: "localhost:5000/opam",
     manifests: alpine.manifests.map((m, i) => ({ tag: m.tag, sources: [`localhost:5000/opam-staging@${digest(1)}`], changed: true, digest: digest(100 + i) })),
     dryRun: false,
   });
@@ -60,7 +62,7 @@ beforeAll(async () => {
   const failed: RunRecord = {
     state: "failed", task: "debian-13-opam:build-arm64", startedAt: ago(100), at: ago(99), message: "arm64 builder (ssh://root@127.0.0.1:2222) cannot be reached", logTail: [], builder: "ssh://root@127.0.0.1:2222", builderReachable: false,
   };
-  record(`dist/images/debian-13-opam/${RECORD_FILES.buildRun("arm64")}`, failed);
+  record(DIST_LAYOUT.buildRun("real", "debian-13-opam", "arm64"), failed);
   const service: ServiceRun = { state: "succeeded", startedAt: ago(300), at: ago(50), commit: "0".repeat(40), period: "7d#1", counts: { succeeded: 3, failed: 0 } };
   record(SERVICE_RUN_FILE, service);
 

@@ -4,6 +4,8 @@
  * them: states, counts, filtering, details, escaping, and the full matrix.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -26,6 +28,25 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
+
+/** Serves a page and a status.json the test changes, spaced as `nx run images:status --serve` writes it; counts the polls. */
+async function serve(page: string, first: StatusDocument): Promise<{ url: string; set: (s: StatusDocument) => void; polls: () => number; close: () => Promise<void> }> {
+  let json = JSON.stringify(first, null, 1) + "\n";
+  let polls = 0;
+  const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith("/status.json")) {
+      polls++;
+      res.writeHead(200, { "content-type": "application/json" }).end(json);
+    } else res.writeHead(200, { "content-type": "text/html" }).end(page);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    set: (s) => (json = JSON.stringify(s, null, 1) + "\n"),
+    polls: () => polls,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 const T = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 const dockerfilesOf = (plan: Plan) => new Map(plan.images.flatMap((i) => i.builds.map((b) => [`${i.name}/${b.arch}`, b.dockerfile] as const)));
@@ -147,4 +168,64 @@ describe("the status page in Chromium", () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it("served, redraws only what changed: an opened or closed Dockerfile, and cells whose state held, stay as they were across polls", async () => {
+    const { plan, distros } = planOf();
+    const byId = new Map(plan.images.flatMap((i) => i.builds.map((b) => [b.id, b] as const)));
+    const r = new Records();
+    const opam = r.built(byId.get("debian-13-opam/amd64")!, T(1), null);
+    const input = (generatedAt: string): StatusInput => ({ plan, repositories: REPOSITORIES, distros, records: r.map, buildIdOf: fakeBuildId, generatedAt });
+    const first = makeStatus(input(T(10)));
+    const server = await serve(renderPage(first, dockerfilesOf(plan), { pollMs: 50 }), first);
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    try {
+      await page.goto(server.url);
+      await page.click('button.cell[data-key="debian-13-opam/amd64"]');
+      await page.waitForFunction('!document.querySelector("#details pre.dockerfile").textContent.startsWith("loading")');
+      // The reader closes the Dockerfile; the nodes are marked to tell them from redrawn ones.
+      await page.click("#details summary");
+      await page.evaluate(`(() => {
+        document.querySelector("#details details").__mark = "details";
+        document.querySelector('button.cell[data-key="debian-13-opam/arm64"]').__mark = "cell";
+      })()`);
+      const marks = () =>
+        page.evaluate(`(() => ({
+          details: (document.querySelector("#details details") || {}).__mark || null,
+          open: document.querySelector("#details details").open,
+          cell: (document.querySelector('button.cell[data-key="debian-13-opam/arm64"]') || {}).__mark || null,
+        }))()`);
+      // Polls that bring only a new generatedAt draw nothing again.
+      for (let i = 0; i < 5; i++) {
+        server.set(makeStatus(input(T(20 + i))));
+        const seen = server.polls();
+        await waitUntil(() => server.polls() >= seen + 2);
+      }
+      expect(await marks()).toEqual({ details: "details", open: false, cell: "cell" });
+      // Another build moves: its cell is drawn again, nothing else.
+      r.built(byId.get("debian-13-ocaml-5.4/amd64")!, T(30), opam.digest);
+      server.set(makeStatus(input(T(31))));
+      await page.waitForSelector('button.cell[data-key="debian-13-ocaml-5.4/amd64"][data-state="built"]', { timeout: 10_000 });
+      expect(await marks()).toEqual({ details: "details", open: false, cell: "cell" });
+      expect(await page.textContent('button.count[data-state="built"] strong')).toBe("2");
+      // The selected build moves: its details are drawn again, the Dockerfile still as the reader left it.
+      r.buildRun(byId.get("debian-13-opam/amd64")!, { state: "running", task: "debian-13-opam:build-amd64", at: T(40) });
+      server.set(makeStatus(input(T(41))));
+      await page.waitForSelector('#details .state [data-state="building"]', { timeout: 10_000 });
+      expect(await marks()).toEqual({ details: null, open: false, cell: "cell" });
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
 });
+
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

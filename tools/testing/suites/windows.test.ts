@@ -129,7 +129,7 @@ describe("Windows images", () => {
         // What a build on the Windows builder would have recorded.
         ws.write(
           `dist/images/${part.image}/build-amd64.json`,
-          JSON.stringify({ image: part.image, arch: "amd64", platform: "windows/amd64", stagingTag: proxied(tag), digest, buildId: "0".repeat(64), dryRun: false }),
+          JSON.stringify({ dryRun: false, image: part.image, arch: "amd64", platform: "windows/amd64", stagingRepo: proxied(staging), stagingTag: proxied(tag), digest, buildId: "0".repeat(64) }),
         );
       }
       const runEnv = { OBI_STAGING_REPO: proxied(staging), OBI_PUBLIC_REPO: proxied(`${prefix}/opam`) };

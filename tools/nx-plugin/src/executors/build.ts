@@ -4,8 +4,7 @@
  * registry is a cache: a build whose id the staging repository already holds
  * is not built again, its digest is reused.
  */
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -32,42 +31,27 @@ import {
   type BuildRequest,
   type Runner,
 } from "../../../../libs/docker/src";
+import {
+  buildId,
+  DIST_LAYOUT,
+  dockerfileAsBuilt,
+  dryParentStandIn,
+  REDO,
+  renderedContextSchema,
+  type BuildRecord,
+  type RecordMode,
+  type RenderedContext,
+} from "../../../../libs/records/src";
 import { builderKeyOf } from "../builders";
 import { resolveBuilder, resolveSettings, type ResolvedBuilder, type Settings } from "../settings";
 import type { Placement } from "./batch";
 import { buildKindOf, estimatedMinutes } from "./durations";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
-import {
-  buildRecordPath,
-  openSession,
-  readJson,
-  renderDir,
-  writeWhole,
-  type BuildRecord,
-  type RenderedContext,
-  type Session,
-} from "./shared";
+import { openSession, readBuildRecord, readRecord, readText, writeRecord, type Session } from "./shared";
 import { failureLine, parseOptions, type BuildOptions } from "./options";
 
 export type { BuildOptions };
-
-export const SYNTAX_LINE = /^# syntax=[^\n]*\n\n?/;
-
-/** The id of a build: everything that determines its result. */
-export function buildId(parts: {
-  platform: string;
-  dockerfile: string;
-  context: RenderedContext;
-  parentDigest: string | null;
-  period: string;
-}): string {
-  const hash = createHash("sha256");
-  hash.update(JSON.stringify({ v: 1, platform: parts.platform, context: parts.context, parent: parts.parentDigest, period: parts.period }));
-  hash.update("\0");
-  hash.update(parts.dockerfile);
-  return hash.digest("hex");
-}
 
 /** What a build is, worked out from the rendered files and the parent's record before anything runs. */
 interface PreparedBuild {
@@ -90,18 +74,12 @@ interface PreparedBuild {
 function prepare(options: BuildOptions, settings: Settings, root: string): PreparedBuild {
   const label = `${options.image} (${options.arch})`;
   const platform = `${options.os}/${options.arch}`;
-  const dir = renderDir(root, options.image);
-  let dockerfile = readFileSync(join(dir, `${options.arch}.Dockerfile`), "utf8");
-  if (options.builtinFrontend) dockerfile = dockerfile.replace(SYNTAX_LINE, "");
-  const rendered = readJson<RenderedContext>(join(dir, "context.json"), `the rendered context of ${options.image}`);
-  const parent = options.parent
-    ? readJson<BuildRecord>(buildRecordPath(root, options.parent.image, options.parent.arch), `the build of ${options.parent.image} (${options.parent.arch})`)
-    : undefined;
-  if (parent && !settings.dryRun && (parent.dryRun || !parent.digest)) {
-    throw new Error(`${options.parent?.image} (${options.arch}) was only a dry run; build it for real first`);
-  }
+  const dockerfile = dockerfileAsBuilt(readText(root, DIST_LAYOUT.dockerfile(options.image, options.arch), REDO.render(options.image)), Boolean(options.builtinFrontend));
+  const rendered = readRecord(root, DIST_LAYOUT.context(options.image), renderedContextSchema, REDO.render(options.image));
+  const mode: RecordMode = settings.dryRun ? "dry" : "real";
+  const parent = options.parent ? readBuildRecord(root, mode, options.parent.image, options.parent.arch) : undefined;
   // A dry parent has no digest yet: its build id stands in, so a dry child still follows its parent.
-  const parentDigest = parent ? (parent.digest ?? `dry-run:${parent.buildId}`) : null;
+  const parentDigest = parent ? (parent.dryRun ? dryParentStandIn(parent.buildId) : parent.digest) : null;
   const id = buildId({ platform, dockerfile, context: rendered, parentDigest, period: settings.rebuildPeriod });
   return {
     label,
@@ -115,7 +93,7 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
     // The settings resolve it for every task with an arch, which a build always has.
     builder: settings.builder ?? resolveBuilder(options),
     engine: options.os === "windows" ? "classic" : "buildkit",
-    ...(options.parent && parent?.digest
+    ...(options.parent && parent && !parent.dryRun
       ? {
           parent: {
             label: `${options.parent.image} (${options.parent.arch})`,
@@ -180,7 +158,7 @@ function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Re
 }
 
 /** A dry run: says what would be built and pushed; touches neither docker, the registry nor any secret. */
-async function describeBuild(build: PreparedBuild, log: TaskLog): Promise<null> {
+async function describeBuild(build: PreparedBuild, log: TaskLog): Promise<void> {
   log.say(`${build.label}: would build ${build.stagingTag} for ${build.platform} on ${build.builder.label} (build ${build.id.slice(0, 12)}), unless ${build.repo} already holds that build`);
   const { spec } = build.builder;
   // The key files are not read in a dry run; the line says what a real run would do with them.
@@ -192,19 +170,18 @@ async function describeBuild(build: PreparedBuild, log: TaskLog): Promise<null> 
   const request = buildRequest(build, "<context>", {}, log);
   await (build.engine === "classic" ? classicBuildAndPush(runner, request) : buildAndPush(runner, request));
   log.say(`${build.label}: would push ${build.stagingTag} and ${build.idTag}`);
-  return null;
 }
 
 /**
  * A real build: reuses the registry's copy of this build id, or builds and pushes it.
  * Runs on this machine that build the same id one at a time: the second finds the first's push.
  */
-function realBuild(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
+function realBuild(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string; reused: boolean }> {
   const waiting = (owner: { pid: number }) => log.say(`${build.label}: another run (pid ${owner.pid}) is building ${build.idTag}; waiting for it`);
   return withMachineLock(build.idTag, waiting, () => buildOrReuse(build, session, log));
 }
 
-async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
+async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string; reused: boolean }> {
   // Read by digest-checked requests, config included: a registry or proxy that answers with another image is refused.
   const cached = await session.registry.imagePlatform(build.idTag);
   if (cached) {
@@ -252,15 +229,18 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
     if (existsSync(dockerfilePath)) throw new Error(`the build context of ${build.label} already has a Dockerfile`);
     writeFileSync(dockerfilePath, build.dockerfile);
     const request = buildRequest(build, contextDir, env, log);
-    let digest: string | null;
+    let digest: string | undefined;
     try {
-      digest = (await (build.engine === "classic" ? classicBuildAndPush(session.runner, request) : buildAndPush(session.runner, request, session.retry))) ?? null;
+      digest = (await (build.engine === "classic" ? classicBuildAndPush(session.runner, request) : buildAndPush(session.runner, request, session.retry))) ?? undefined;
     } catch (e) {
       // A builder that went away mid-build is named as the cause, and fails the builds queued on it at once.
       await checkBuilder(build, session.runner, env, true);
       throw e;
     }
-    log.say(`${build.label}: pushed ${build.stagingTag}${digest ? ` (${digest})` : ""}`);
+    // The record holds the pushed image's digest: when docker did not say it, the registry does.
+    digest ??= (await session.registry.getManifest(build.idTag))?.digest;
+    if (!digest) throw new Error(`pushed ${build.idTag}, but ${build.repo} does not hold it`);
+    log.say(`${build.label}: pushed ${build.stagingTag} (${digest})`);
     return { digest, reused: false };
   } finally {
     connection.close();
@@ -276,30 +256,25 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
     const settings = resolveSettings(options);
     const build = prepare(options, settings, root);
     log.note({ builder: build.builder.queue });
-    let outcome: { digest: string | null; reused: boolean };
+    const made = { image: options.image, arch: options.arch, platform: build.platform, stagingRepo: build.repo, stagingTag: build.stagingTag, buildId: build.id };
+    let record: BuildRecord;
     if (settings.dryRun) {
-      outcome = { digest: await describeBuild(build, log), reused: false };
+      await describeBuild(build, log);
+      record = { dryRun: true, ...made };
+      log.note({ reused: false, builder: build.builder.queue });
     } else {
       let retries = 0;
       // Each retry is counted in the run record, for /metrics.
       const session = openSession(settings, (line) => (log.note({ retries: ++retries }), log.say(`${label}: ${line}`)));
       try {
-        outcome = await realBuild(build, session, log);
+        const outcome = await realBuild(build, session, log);
+        record = { dryRun: false, ...made, digest: outcome.digest };
+        log.note({ reused: outcome.reused, builder: build.builder.queue, builderReachable: true });
       } finally {
         session.close();
       }
     }
-    const record: BuildRecord = {
-      image: options.image,
-      arch: options.arch,
-      platform: build.platform,
-      stagingTag: build.stagingTag,
-      digest: outcome.digest,
-      buildId: build.id,
-      dryRun: settings.dryRun,
-    };
-    log.note({ reused: outcome.reused, builder: build.builder.queue, builderReachable: true });
-    writeWhole(buildRecordPath(root, options.image, options.arch), JSON.stringify(record, null, 2) + "\n");
+    writeRecord(root, DIST_LAYOUT.buildRecord(record.dryRun ? "dry" : "real", options.image, options.arch), record);
     if (settings.dryRun) log.say(`${label}: dry run: nothing was built, nothing sent to a registry`);
     return true;
   } catch (e) {

@@ -22,10 +22,10 @@ import {
   platformStates,
   versionStates,
   type ImageRecords,
-  type RunRecord,
   type ServiceRun,
   type StatusDocument,
 } from "../../../../libs/status/src";
+import type { RunRecord } from "../../../../libs/records/src";
 
 const PREFIX = "baseimages_pipeline_";
 

@@ -3,7 +3,6 @@
  * staging builds by digest. A tag that already lists exactly those images
  * is left alone, so running publish again changes nothing.
  */
-import { join } from "node:path";
 import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
 import {
@@ -15,20 +14,12 @@ import {
   samePlatform,
   tagRef,
   type ImageReference,
+  repositoryText,
   type ListEntry,
 } from "../../../../libs/docker/src";
+import { DIST_LAYOUT, REDO, renderedManifestsSchema, type PublishRecord, type RealPublishRecord, type RecordMode } from "../../../../libs/records/src";
 import { resolveSettings } from "../settings";
-import {
-  buildRecordPath,
-  imageDir,
-  manifestsPath,
-  openSession,
-  readJson,
-  writeWhole,
-  type BuildRecord,
-  type PublishRecord,
-  type RenderedManifests,
-} from "./shared";
+import { openSession, readBuildRecord, readRecord, writeRecord } from "./shared";
 import { failureLine, parseOptions, type PublishOptions } from "./options";
 
 export type { PublishOptions };
@@ -41,35 +32,34 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
     const settings = resolveSettings(options);
     const publicRepo = settings.public;
     if (!publicRepo) throw new Error("no public repository is set");
-    const rendered = readJson<RenderedManifests>(manifestsPath(root, options.image), `the tags of ${options.image}`);
+    const rendered = readRecord(root, DIST_LAYOUT.manifests(options.image), renderedManifestsSchema, REDO.render(options.image));
+    const mode: RecordMode = settings.dryRun ? "dry" : "real";
     const wanted = rendered.manifests.map((manifest) => {
-      const builds = manifest.sources.map((s) =>
-        readJson<BuildRecord>(buildRecordPath(root, s.image, s.arch), `the build of ${s.image} (${s.arch})`),
-      );
-      const dry = builds.find((b) => b.dryRun || !b.digest);
-      // Nothing half-real: a dry build never reaches a public tag.
-      if (dry && !settings.dryRun) throw new Error(`${dry.image} (${dry.arch}) was only a dry run; build it for real before publishing`);
+      // Nothing half-real: a real publish reads only real builds' records, and refuses a dry run's.
+      const builds = manifest.sources.map((s) => readBuildRecord(root, mode, s.image, s.arch));
       const tag = tagRef(publicRepo, manifest.name);
       const entries: ListEntry[] = builds.map((b, i) => {
         // The staging repository a build went to is in its record, as a reference docker understands.
         const staging = parseReference(b.stagingTag);
         // A dry build has no digest yet; its build-id tag names exactly the image a real run would join.
-        const source: ImageReference = b.digest ? pinned(staging, b.digest) : tagRef(repositoryOf(staging), buildIdTag(b.buildId));
+        const source: ImageReference = b.dryRun ? tagRef(repositoryOf(staging), buildIdTag(b.buildId)) : pinned(staging, b.digest);
         // The plan's Windows version, for an image whose config carries none.
         const osVersion = manifest.sources[i]?.osVersion;
         return { source, platform: b.platform, ...(osVersion ? { osVersion } : {}) };
       });
       return { tag, builds, entries, sources: entries.map((e) => formatReference(e.source)) };
     });
-    const manifests: PublishRecord["manifests"][number][] = [];
+    const made = { image: options.image, publicRepo: repositoryText(publicRepo) };
+    let record: PublishRecord;
     if (settings.dryRun) {
       for (const { tag, sources, builds } of wanted) {
         const text = formatReference(tag);
         say(`would push ${text} <- ${sources.join(", ")}`);
         if (builds.some((b) => b.platform.startsWith("windows/"))) say(`would give ${text}'s Windows entries the os.version their images' configs carry`);
-        manifests.push({ tag: text, sources, changed: true, digest: null });
       }
+      record = { dryRun: true, ...made, manifests: wanted.map(({ tag, sources }) => ({ tag: formatReference(tag), sources })) };
     } else {
+      const manifests: RealPublishRecord["manifests"][number][] = [];
       let retries = 0;
       // Each retry is counted in the run record, for /metrics.
       const session = openSession(settings, (line) => (log.note({ retries: ++retries }), say(line)));
@@ -90,7 +80,7 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
         for (const { tag, entries, sources } of wanted) {
           const text = formatReference(tag);
           const current = await session.registry.getManifest(tag);
-          let digest = current?.digest ?? null;
+          let digest = current?.digest;
           const changed = !current || !listsExactly(current.bytes, entries);
           if (changed) {
             say(`pushing ${text} <- ${sources.join(", ")}`);
@@ -104,14 +94,15 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
             say(`${text} already lists these images; unchanged`);
           }
           // The list's own digest, for the status index (status.json) and whoever pulls by digest.
+          if (!digest) throw new Error(`pushed ${text}, but the registry does not hold it`);
           manifests.push({ tag: text, sources, changed, digest });
         }
+        record = { dryRun: false, ...made, manifests };
       } finally {
         session.close();
       }
     }
-    const record: PublishRecord = { image: options.image, manifests, dryRun: settings.dryRun };
-    writeWhole(join(imageDir(root, options.image), "publish.json"), JSON.stringify(record, null, 2) + "\n");
+    writeRecord(root, DIST_LAYOUT.publishRecord(mode, options.image), record);
     if (settings.dryRun) say("dry run: no tag was created or moved");
     return true;
   } catch (e) {

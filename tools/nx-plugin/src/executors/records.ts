@@ -1,6 +1,7 @@
 /**
  * Run records: what a build or publish task is doing or last did, beside its
- * build or publish record under dist/images/<image>/, for the status page.
+ * build or publish record (dist/images/<image>/, a dry run's dist/dry-run/<image>/),
+ * for the status page.
  * A batch marks its tasks queued; each task marks itself running, then
  * succeeded or failed (with the last lines it printed); a task whose
  * dependency failed is marked skipped. Records are written whole, hold only
@@ -8,30 +9,27 @@
  * outputs, so the Nx cache never replays them.
  */
 import type { ExecutorContext, TaskGraph } from "@nx/devkit";
-import { join } from "node:path";
-import { LOG_TAIL_LINES, RECORD_FILES, type RunRecord, type StoredBuildRecord, type StoredPublishRecord } from "../../../../libs/status/src";
+import { DIST_LAYOUT, LOG_TAIL_LINES, type RecordMode, type RunRecord } from "../../../../libs/records/src";
 import { executorOf, type Placement, type RunFacts, type TaskLog, type TaskOutcome, type TaskWork } from "./batch";
-import { imageDir, writeWhole, type BuildRecord, type PublishRecord } from "./shared";
+import { writeRecord } from "./shared";
 
-// The status reads what the executors write: a change to either record type that the other
-// does not follow fails the type check here.
-type Assignable<To, From extends To> = From;
-export type CheckedRecords = [Assignable<StoredBuildRecord, BuildRecord>, Assignable<StoredPublishRecord, PublishRecord>];
-
-/** The task a build's or publish's options describe: builds name an arch. */
+/** The task a build's or publish's options describe: builds name an arch; a dry run's records go apart. */
 interface TaskIdentity {
   readonly image: string;
   readonly arch?: string;
+  readonly dryRun?: boolean;
 }
 
-const runFile = (root: string, options: TaskIdentity): string =>
-  join(imageDir(root, options.image), options.arch === undefined ? RECORD_FILES.publishRun : RECORD_FILES.buildRun(options.arch));
+const modeOf = (options: TaskIdentity): RecordMode => (options.dryRun === true ? "dry" : "real");
+
+const runFile = (options: TaskIdentity): string =>
+  options.arch === undefined ? DIST_LAYOUT.publishRun(modeOf(options), options.image) : DIST_LAYOUT.buildRun(modeOf(options), options.image, options.arch);
 
 const taskName = (options: TaskIdentity): string =>
   `${options.image}:${options.arch === undefined ? "publish" : `build-${options.arch}`}`;
 
 export function writeRunRecord(root: string, options: TaskIdentity, record: RunRecord): void {
-  writeWhole(runFile(root, options), JSON.stringify(record, null, 2) + "\n");
+  writeRecord(root, runFile(options), record);
 }
 
 // BuildKit's progress can carry terminal colour codes.

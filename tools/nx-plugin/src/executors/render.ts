@@ -6,52 +6,22 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { loadMatrix } from "../../../../libs/matrix/src";
-import { makePlan, type Build, type Image, type Plan } from "../../../../libs/plan/src";
+import { makePlan, type Plan } from "../../../../libs/plan/src";
+import { DIST_LAYOUT, renderedContext, renderedManifests } from "../../../../libs/records/src";
 import { executorOf, type TaskLog } from "./batch";
 import { resolveRepositories } from "../settings";
-import { manifestsPath, renderDir, writeWhole, type RenderedContext, type RenderedManifests } from "./shared";
+import { writeRecord, writeWhole } from "./shared";
 import { failureLine, parseOptions, type RenderOptions } from "./options";
 
 export type { RenderOptions };
 
-/** Every build of a plan by id, to name the builds each tag joins. */
-const buildsById = new WeakMap<Plan, ReadonlyMap<string, Build>>();
-
-function manifestsOf(plan: Plan, image: Image): RenderedManifests {
-  let byId = buildsById.get(plan);
-  if (!byId) {
-    byId = new Map(plan.images.flatMap((i) => i.builds).map((b) => [b.id, b]));
-    buildsById.set(plan, byId);
-  }
-  const builds = byId;
-  return {
-    manifests: image.manifests.map((m) => ({
-      name: m.name,
-      sources: m.builds.map((id) => {
-        const build = builds.get(id);
-        if (!build) throw new Error(`${m.tag} joins ${id}, which the plan does not build`);
-        return { image: build.image, arch: build.arch, ...(build.osVersion ? { osVersion: build.osVersion } : {}) };
-      }),
-    })),
-  };
-}
-
-/** What an image's build context is (context.json): the same for each of its arches. */
-export function renderedContext(plan: Plan, image: Plan["images"][number]): RenderedContext {
-  const first = image.builds[0];
-  return first?.context === "opam-repository"
-    ? { kind: "opam-repository", url: plan.repository.url, commit: plan.repository.commit, ...(first.base ? { base: first.base } : {}) }
-    : { kind: "dockerfile-only" };
-}
-
 function writeImage(root: string, plan: Plan, imageName: string): string {
   const image = plan.images.find((i) => i.name === imageName);
   if (!image) throw new Error(`no image named ${imageName} in the plan`);
-  const dir = renderDir(root, image.name);
-  rmSync(dir, { recursive: true, force: true });
-  for (const build of image.builds) writeWhole(join(dir, `${build.arch}.Dockerfile`), build.dockerfile);
-  writeWhole(join(dir, "context.json"), JSON.stringify(renderedContext(plan, image), null, 2) + "\n");
-  writeWhole(manifestsPath(root, image.name), JSON.stringify(manifestsOf(plan, image), null, 2) + "\n");
+  rmSync(join(root, DIST_LAYOUT.renderDir(image.name)), { recursive: true, force: true });
+  for (const build of image.builds) writeWhole(join(root, DIST_LAYOUT.dockerfile(image.name, build.arch)), build.dockerfile);
+  writeRecord(root, DIST_LAYOUT.context(image.name), renderedContext(plan, image));
+  writeRecord(root, DIST_LAYOUT.manifests(image.name), renderedManifests(plan, image));
   const arches = image.builds.map((b) => b.arch).join(", ");
   return `${image.name}: rendered ${arches ? `${arches} and ` : ""}${image.manifests.length} tag(s)`;
 }

@@ -1,9 +1,11 @@
 /**
- * What the executors share: where outputs go, how they are written (whole or
- * not at all), and how a task gets its runner, registry client and docker config.
+ * What the executors share: how the files of dist/ are read (checked against
+ * libs/records' schemas) and written (whole or not at all), and how a task gets
+ * its runner, registry client and docker config.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { z } from "zod";
 import {
   dockerConfigKey,
   realRunner,
@@ -13,58 +15,8 @@ import {
   type Runner,
   type StepRetry,
 } from "../../../../libs/docker/src";
-import { buildRecordFile, OUTPUT_DIR } from "../config";
+import { buildRecordSchema, DIST_LAYOUT, parseRecord, REDO, type BuildRecord, type RecordMode } from "../../../../libs/records/src";
 import type { Settings } from "../settings";
-
-export type RenderedContext =
-  | {
-      readonly kind: "opam-repository";
-      readonly url: string;
-      readonly commit: string;
-      /** The base image; with a digest, the build is pinned to it whatever the tag says now. */
-      readonly base?: { readonly image: string; readonly tag: string; readonly digest?: string };
-    }
-  | { readonly kind: "dockerfile-only" };
-
-/** The public tags of an image and the builds each joins, as its render writes them for its publish. */
-export interface RenderedManifests {
-  readonly manifests: readonly {
-    readonly name: string;
-    /** osVersion: a Windows build's version from the plan, for a list entry whose image's config has none. */
-    readonly sources: readonly { readonly image: string; readonly arch: string; readonly osVersion?: string }[];
-  }[];
-}
-
-/** What a build made: its children and its publish read this, so it holds nothing about how the build ran. */
-export interface BuildRecord {
-  readonly image: string;
-  readonly arch: string;
-  readonly platform: string;
-  readonly stagingTag: string;
-  /** The pushed manifest's digest; null in a dry run. */
-  readonly digest: string | null;
-  /** The id of everything that determines the build; the staging repo also holds the image under it. */
-  readonly buildId: string;
-  readonly dryRun: boolean;
-}
-
-
-export interface PublishRecord {
-  readonly image: string;
-  readonly manifests: readonly {
-    readonly tag: string;
-    readonly sources: readonly string[];
-    readonly changed: boolean;
-    /** The manifest list's digest; null in a dry run. */
-    readonly digest: string | null;
-  }[];
-  readonly dryRun: boolean;
-}
-
-export const imageDir = (root: string, image: string): string => join(root, OUTPUT_DIR, image);
-export const renderDir = (root: string, image: string): string => join(imageDir(root, image), "render");
-export const manifestsPath = (root: string, image: string): string => join(renderDir(root, image), "manifests.json");
-export const buildRecordPath = (root: string, image: string, arch: string): string => join(imageDir(root, image), buildRecordFile(arch));
 
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeWhole(path: string, text: string): void {
@@ -74,12 +26,37 @@ export function writeWhole(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-export function readJson<T>(path: string, what: string): T {
+/**
+ * Reads a file of dist/ (a path relative to the workspace) and checks it against
+ * its schema; a missing or damaged file is refused in one line with the command
+ * that writes it again.
+ */
+export function readRecord<T>(root: string, file: string, schema: z.ZodType<T>, redo: string): T {
+  return parseRecord(schema, readText(root, file, redo), file, redo);
+}
+
+/** A text file of dist/ (a rendered Dockerfile), or one line saying which command writes it. */
+export function readText(root: string, file: string, redo: string): string {
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
+    return readFileSync(join(root, file), "utf8");
   } catch (e) {
-    throw new Error(`cannot read ${what} (${path}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write it: ${redo}`);
   }
+}
+
+/** Reads the record of a build another depends on, of this run's mode: a real run never takes a dry run's record. */
+export function readBuildRecord(root: string, mode: RecordMode, image: string, arch: string): BuildRecord {
+  const file = DIST_LAYOUT.buildRecord(mode, image, arch);
+  const record = readRecord(root, file, buildRecordSchema, REDO.build(mode, image, arch));
+  if (record.dryRun !== (mode === "dry")) {
+    throw new Error(`${file}: dryRun: a ${record.dryRun ? "dry run's" : "real build's"} record where a ${mode === "dry" ? "dry run's" : "real build's"} belongs (found ${record.dryRun}); write it again: ${REDO.build(mode, image, arch)}`);
+  }
+  return record;
+}
+
+/** Writes a record (a path relative to the workspace) whole, as JSON. */
+export function writeRecord(root: string, file: string, record: unknown): void {
+  writeWhole(join(root, file), JSON.stringify(record, null, 2) + "\n");
 }
 
 /** What a real build or publish talks to docker and the registry through; a dry run opens none. */

@@ -12,30 +12,38 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join, relative } from "node:path";
 import type { ExecutorContext } from "@nx/devkit";
+import type { z } from "zod";
 import { loadMatrix } from "../../../../libs/matrix/src";
 import { makePlan, type Build, type Plan } from "../../../../libs/plan/src";
 import {
-  buildRecordSchema,
   CONTENT_SECURITY_POLICY,
   makeStatus,
-  parseRecord,
-  publishRecordSchema,
-  RECORD_FILES,
   renderPage,
-  runRecordSchema,
   SERVICE_RUN_FILE,
   serviceRunSchema,
-  type ServiceRun,
   type Dated,
   type ImageRecords,
-  type RunRecord,
+  type ServiceRun,
   type StatusDocument,
 } from "../../../../libs/status/src";
+import {
+  buildId,
+  DIST_LAYOUT,
+  dockerfileAsBuilt,
+  dryBuildRecordSchema,
+  dryPublishRecordSchema,
+  parseRecord,
+  realBuildRecordSchema,
+  realPublishRecordSchema,
+  REDO,
+  renderedContext,
+  runRecordSchema,
+  type RecordMode,
+  type RunRecord,
+} from "../../../../libs/records/src";
 import { DEFAULT_REBUILD_PERIOD_DAYS } from "../config";
 import { rebuildPeriod, resolveRepositories } from "../settings";
-import { buildId, SYNTAX_LINE } from "./build";
-import { renderedContext } from "./render";
-import { imageDir, say, writeWhole } from "./shared";
+import { say, writeWhole } from "./shared";
 import { statusMetrics } from "./metrics";
 import { parseOptions, type StatusOptions } from "./options";
 
@@ -43,12 +51,12 @@ export type { StatusOptions };
 
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8080;
-export const STATUS_DIR = "dist/status";
+export const STATUS_DIR = DIST_LAYOUT.status;
 
-/** Reads one record if its file is there, with the time the file was written. */
-function readDated<T>(root: string, path: string, parse: (text: string, file: string) => T): Dated<T> | undefined {
+/** Reads one record (a path relative to the workspace) if its file is there, checked, with the time the file was written. */
+function readDated<T>(root: string, file: string, schema: z.ZodType<T>, redo: string): Dated<T> | undefined {
+  const path = join(root, file);
   if (!existsSync(path)) return undefined;
-  const file = relative(root, path);
   let text: string;
   let at: string;
   try {
@@ -59,27 +67,42 @@ function readDated<T>(root: string, path: string, parse: (text: string, file: st
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
-  return { record: parse(text, file), at };
+  return { record: parseRecord(schema, text, file, redo), at };
 }
 
-/** Every record dist/images/ holds for the images of the plan. */
+/**
+ * Every record dist/ holds for the images of the plan: a real run's (each of its
+ * own kind: a dry record where a real one belongs is refused) and a dry run's.
+ */
 export function readRecords(root: string, plan: Plan): Map<string, ImageRecords> {
   const records = new Map<string, ImageRecords>();
-  const runOf = (path: string): RunRecord | undefined => readDated(root, path, (t, f) => parseRecord(runRecordSchema, t, f))?.record;
+  const real: RecordMode = "real";
   for (const image of plan.images) {
-    const dir = imageDir(root, image.name);
-    if (!existsSync(dir)) continue;
-    const builds = new Map<string, Dated<ReturnType<typeof buildRecordSchema.parse>>>();
+    const hasReal = existsSync(join(root, DIST_LAYOUT.recordsDir("real", image.name)));
+    const hasDry = existsSync(join(root, DIST_LAYOUT.recordsDir("dry", image.name)));
+    if (!hasReal && !hasDry) continue;
+    const builds = new Map<string, Dated<z.output<typeof realBuildRecordSchema>>>();
+    const dryBuilds = new Map<string, Dated<z.output<typeof dryBuildRecordSchema>>>();
     const buildRuns = new Map<string, RunRecord>();
     for (const b of image.builds) {
-      const build = readDated(root, join(dir, RECORD_FILES.build(b.arch)), (t, f) => parseRecord(buildRecordSchema, t, f));
+      const build = readDated(root, DIST_LAYOUT.buildRecord(real, image.name, b.arch), realBuildRecordSchema, REDO.build(real, image.name, b.arch));
       if (build) builds.set(b.arch, build);
-      const run = runOf(join(dir, RECORD_FILES.buildRun(b.arch)));
+      const dry = readDated(root, DIST_LAYOUT.buildRecord("dry", image.name, b.arch), dryBuildRecordSchema, REDO.build("dry", image.name, b.arch));
+      if (dry) dryBuilds.set(b.arch, dry);
+      const run = readDated(root, DIST_LAYOUT.buildRun(real, image.name, b.arch), runRecordSchema, REDO.build(real, image.name, b.arch))?.record;
       if (run) buildRuns.set(b.arch, run);
     }
-    const publish = readDated(root, join(dir, RECORD_FILES.publish), (t, f) => parseRecord(publishRecordSchema, t, f));
-    const publishRun = runOf(join(dir, RECORD_FILES.publishRun));
-    records.set(image.name, { builds, buildRuns, ...(publish ? { publish } : {}), ...(publishRun ? { publishRun } : {}) });
+    const publish = readDated(root, DIST_LAYOUT.publishRecord(real, image.name), realPublishRecordSchema, REDO.publish(real, image.name));
+    const dryPublish = readDated(root, DIST_LAYOUT.publishRecord("dry", image.name), dryPublishRecordSchema, REDO.publish("dry", image.name));
+    const publishRun = readDated(root, DIST_LAYOUT.publishRun(real, image.name), runRecordSchema, REDO.publish(real, image.name))?.record;
+    records.set(image.name, {
+      builds,
+      buildRuns,
+      dryBuilds,
+      ...(publish ? { publish } : {}),
+      ...(publishRun ? { publishRun } : {}),
+      ...(dryPublish ? { dryPublish } : {}),
+    });
   }
   return records;
 }
@@ -112,7 +135,7 @@ export function statusSource(root: string, options: StatusOptions): StatusSource
       let id = ids.get(key);
       if (id === undefined) {
         const context = contexts.get(build.image) ?? renderedContext(plan, imageOf.get(build.image) as Plan["images"][number]);
-        const dockerfile = options.builtinFrontend ? build.dockerfile.replace(SYNTAX_LINE, "") : build.dockerfile;
+        const dockerfile = dockerfileAsBuilt(build.dockerfile, Boolean(options.builtinFrontend));
         id = buildId({ platform: `${build.os}/${build.arch}`, dockerfile, context, parentDigest, period });
         ids.set(key, id);
       }
@@ -141,7 +164,7 @@ function currentState(root: string, source: StatusSource): { status: StatusDocum
 
 /** The pipeline service's run record, when it has written one. */
 export const readServiceRun = (root: string): ServiceRun | undefined =>
-  readDated(root, join(root, SERVICE_RUN_FILE), (t, f) => parseRecord(serviceRunSchema, t, f))?.record;
+  readDated(root, SERVICE_RUN_FILE, serviceRunSchema, "the pipeline service writes it again at its next run")?.record;
 
 const statusJson = (status: StatusDocument): string => JSON.stringify({ $schema: "../../images/schema/status.schema.json", ...status }, null, 1) + "\n";
 

@@ -39,7 +39,7 @@ export default async function updatePinsExecutor(rawOptions: UpdatePinsOptions, 
   let settings: Settings;
   try {
     options = parseOptions("update-pins", rawOptions);
-    settings = resolveSettings(options);
+    settings = resolveSettings(options, process.env, "nothing");
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
     return { success: false };
