@@ -18,7 +18,9 @@ export type Fault =
   /** Passed through after a wait. */
   | { readonly kind: "slow"; readonly delayMs: number }
   /** The connection is cut after this many bytes of the blob: the request's body on an upload, else the answer's. */
-  | { readonly kind: "reset-mid-blob"; readonly afterBytes: number };
+  | { readonly kind: "reset-mid-blob"; readonly afterBytes: number }
+  /** Never answered: the request is read and the connection held open until the client leaves or the proxy stops. */
+  | { readonly kind: "hang" };
 
 export type FaultKind = Fault["kind"];
 
@@ -171,6 +173,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         return;
       case "reset-mid-blob":
         return forward(req, res, fault.afterBytes);
+      case "hang":
+        req.resume();
+        return;
     }
   });
   server.on("connection", (socket) => {

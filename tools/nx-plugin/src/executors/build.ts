@@ -14,6 +14,7 @@ import {
   buildxArgsFor,
   checkoutPinned,
   classicBuildAndPush,
+  CommandError,
   connectBuilder,
   digestIn,
   dryRunner,
@@ -29,7 +30,7 @@ import {
   type Runner,
 } from "../../../../libs/docker/src";
 import { builderKeyOf } from "../builders";
-import { resolveBuilder, resolveSettings, type ResolvedBuilder, type Settings } from "../settings";
+import { COMMAND_ENV, resolveBuilder, resolveSettings, type ResolvedBuilder, type Settings } from "../settings";
 import type { Placement } from "./batch";
 import { buildKindOf, estimatedMinutes } from "./durations";
 import type { TaskLog } from "./batch";
@@ -240,6 +241,11 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
     } catch (e) {
       // A builder that went away mid-build is named as the cause, and fails the builds queued on it at once.
       await checkBuilder(build, session.runner, env, true);
+      // A command stopped by a bound: say where it ran and which setting bounds it.
+      if (e instanceof CommandError && e.result.ended && e.result.ended.kind !== "signal") {
+        const setting = e.result.ended.kind === "idle" ? COMMAND_ENV.idle : COMMAND_ENV.total;
+        throw new Error(`on ${build.builder.label}: ${e.message} (${setting})`);
+      }
       throw e;
     }
     log.say(`${build.label}: pushed ${build.stagingTag}${digest ? ` (${digest})` : ""}`);
