@@ -9,8 +9,8 @@
  * enter (0700, refused otherwise). A lock is stale when its owner is gone
  * (SIGKILL), or when it names no owner (empty, unreadable, not ours) and is older
  * than `staleMs`. A stale lock is broken under a breaker — a lock of its own,
- * `<lock>.break`, taken the same way — and only while its name is still the very
- * file judged stale: two runs finding the same stale lock cannot both take it. The lock is released at the end of the work, at exit and on
+ * `<lock>.break`, taken the same way — and judged stale again under it: two runs
+ * finding the same stale lock cannot both take it. The lock is released at the end of the work, at exit and on
  * SIGINT/SIGTERM (cleanup.ts).
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -34,17 +34,17 @@ export interface LockOptions {
 
 export const DEFAULT_LOCK_STALE_MS = 30_000;
 
-/** What is at a lock's name. */
-type LockState =
+/** What is at a lock's name. The steps (stateOf, tryTake, breakStale) are exported for the interleaving test. */
+export type LockState =
   | { readonly kind: "free" }
   | { readonly kind: "held"; readonly owner: Owner }
   /** Names no owner, and is younger than the bound: its maker may be writing it (never one of ours: ours are made whole). */
   | { readonly kind: "unclaimed" }
-  | { readonly kind: "stale"; readonly ino: number };
+  | { readonly kind: "stale" };
 
 const code = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
-function stateOf(path: string, staleMs: number): LockState {
+export function stateOf(path: string, staleMs: number): LockState {
   let stat;
   try {
     stat = lstatSync(path);
@@ -58,13 +58,13 @@ function stateOf(path: string, staleMs: number): LockState {
   } catch {
     owner = undefined;
   }
-  if (owner) return ownerAlive(owner) ? { kind: "held", owner } : { kind: "stale", ino: stat.ino };
+  if (owner) return ownerAlive(owner) ? { kind: "held", owner } : { kind: "stale" };
   // ctime, not mtime: a planted file's mtime can be set to anything, its ctime cannot.
-  return Date.now() - stat.ctimeMs > staleMs ? { kind: "stale", ino: stat.ino } : { kind: "unclaimed" };
+  return Date.now() - stat.ctimeMs > staleMs ? { kind: "stale" } : { kind: "unclaimed" };
 }
 
 /** Puts a lock naming this process at `path`; false when the name is taken. Returns its inode when taken. */
-function tryTake(path: string): number | undefined {
+export function tryTake(path: string): number | undefined {
   const mine = `${path}.${ownerTag(currentOwner())}.${randomBytes(4).toString("hex")}`;
   writeFileSync(mine, ownerTag(currentOwner()), { mode: 0o600 });
   try {
@@ -79,23 +79,21 @@ function tryTake(path: string): number | undefined {
 }
 
 /**
- * Removes the stale lock at `path` if it is still the file `ino`, as the one process
- * holding its breaker; false when another process is breaking it (wait, then look again).
+ * Removes the lock at `path` if it is stale, judged again while holding its breaker
+ * (only a breaker's holder removes a lock's name, so judging and removing are one
+ * step for every other run); false when another process is breaking it (wait, then look again).
  */
-function breakStale(path: string, ino: number): boolean {
+export function breakStale(path: string, staleMs: number): boolean {
   const breaker = `${path}.break`;
   const mine = tryTake(breaker);
   if (mine === undefined) {
     // Someone else is breaking it. A breaker whose owner is gone (SIGKILL mid-break) is itself a stale lock, broken the same way.
-    const state = stateOf(breaker, Number.POSITIVE_INFINITY);
-    if (state.kind === "stale") breakStale(breaker, state.ino);
+    if (stateOf(breaker, Number.POSITIVE_INFINITY).kind === "stale") breakStale(breaker, Number.POSITIVE_INFINITY);
     return false;
   }
   try {
-    // Only a breaker's holder removes a lock's name. If the name is no longer the file judged
-    // stale, another run broke it and took the lock since: it is theirs.
-    const now = lstatSync(path, { throwIfNoEntry: false });
-    if (now?.ino === ino) rmSync(path, { force: true });
+    // Judged again: if another run broke it and took the lock since, the lock is held (theirs), not stale.
+    if (stateOf(path, staleMs).kind === "stale") rmSync(path, { force: true });
     return true;
   } finally {
     release(breaker, mine);
@@ -124,7 +122,7 @@ export async function withMachineLock<T>(key: string, onWait: (owner: Owner) => 
   let ino: number | undefined;
   while ((ino = tryTake(path)) === undefined) {
     const state = stateOf(path, staleMs);
-    if (state.kind === "stale" && breakStale(path, state.ino)) continue;
+    if (state.kind === "stale" && breakStale(path, staleMs)) continue;
     if (state.kind === "held" && !told) {
       told = true;
       onWait(state.owner);
