@@ -39,14 +39,23 @@ export type StoredPublishRecord = z.output<typeof publishRecordSchema>;
 export const LOG_TAIL_LINES = 40;
 
 /**
+ * Who runs a queued or running task: the host, and the process by its pid and the
+ * kernel's start time of that pid (so a reused pid is not taken for it). When that
+ * process is gone, the task was interrupted (SIGKILL, a crash), whatever the record says.
+ */
+export const runOwnerSchema = z.object({ host: z.string(), pid: z.number().int(), started: z.string() });
+export type RunOwner = z.output<typeof runOwnerSchema>;
+
+/**
  * What a task is doing or last did. `queued`: a batch took it and it waits
  * for its turn; `running`: started; `failed`: ended badly, with the last
  * lines it printed; `skipped`: a task it needs failed; `succeeded`: ended
  * well (its build or publish record says what it made).
  */
 export const runRecordSchema = z.discriminatedUnion("state", [
-  z.object({ state: z.literal("queued"), task: z.string(), at: isoTime }),
-  z.object({ state: z.literal("running"), task: z.string(), at: isoTime }),
+  // runner: absent in records written before it was kept.
+  z.object({ state: z.literal("queued"), task: z.string(), at: isoTime, runner: runOwnerSchema.optional() }),
+  z.object({ state: z.literal("running"), task: z.string(), at: isoTime, runner: runOwnerSchema.optional() }),
   z.object({
     state: z.literal("succeeded"),
     task: z.string(),

@@ -8,8 +8,10 @@
  * outputs, so the Nx cache never replays them.
  */
 import type { ExecutorContext, TaskGraph } from "@nx/devkit";
+import { hostname } from "node:os";
 import { join } from "node:path";
-import { LOG_TAIL_LINES, RECORD_FILES, type RunRecord, type StoredBuildRecord, type StoredPublishRecord } from "../../../../libs/status/src";
+import { currentOwner } from "../../../../libs/docker/src";
+import { LOG_TAIL_LINES, RECORD_FILES, type RunOwner, type RunRecord, type StoredBuildRecord, type StoredPublishRecord } from "../../../../libs/status/src";
 import { executorOf, type Placement, type RunFacts, type TaskLog, type TaskOutcome, type TaskWork } from "./batch";
 import { imageDir, writeWhole, type BuildRecord, type PublishRecord } from "./shared";
 
@@ -29,6 +31,9 @@ const runFile = (root: string, options: TaskIdentity): string =>
 
 const taskName = (options: TaskIdentity): string =>
   `${options.image}:${options.arch === undefined ? "publish" : `build-${options.arch}`}`;
+
+/** This process, as a queued or running record names it: the status calls the task interrupted once it is gone. */
+export const thisRunner = (): RunOwner => ({ host: hostname(), ...currentOwner() });
 
 export function writeRunRecord(root: string, options: TaskIdentity, record: RunRecord): void {
   writeWhole(runFile(root, options), JSON.stringify(record, null, 2) + "\n");
@@ -51,7 +56,7 @@ export function tracked<O extends TaskIdentity>(work: TaskWork<O>): TaskWork<O> 
   return async (options, root, log) => {
     const startedAt = new Date().toISOString();
     const task = taskName(options);
-    writeRunRecord(root, options, { state: "running", task, at: startedAt });
+    writeRunRecord(root, options, { state: "running", task, at: startedAt, runner: thisRunner() });
     // Every line the task printed, its own and its commands', is a candidate for the failure's tail.
     const lines: string[] = [];
     const keep = (line: string) => {
@@ -92,7 +97,7 @@ export function trackedExecutorOf<O extends TaskIdentity>(work: TaskWork<O>, pla
     single: executor.single,
     batch: (taskGraph: TaskGraph, inputs: Record<string, O>, overrides: unknown, context: ExecutorContext) => {
       const at = new Date().toISOString();
-      for (const options of Object.values(inputs)) writeRunRecord(context.root, options, { state: "queued", task: taskName(options), at });
+      for (const options of Object.values(inputs)) writeRunRecord(context.root, options, { state: "queued", task: taskName(options), at, runner: thisRunner() });
       return recordSkips(context.root, inputs, executor.batch(taskGraph, inputs, overrides, context));
     },
   };

@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { hostname } from "node:os";
 import { join, relative } from "node:path";
 import type { ExecutorContext } from "@nx/devkit";
 import { loadMatrix } from "../../../../libs/matrix/src";
@@ -25,9 +26,11 @@ import {
   runRecordSchema,
   type Dated,
   type ImageRecords,
+  type RunOwner,
   type RunRecord,
   type StatusDocument,
 } from "../../../../libs/status/src";
+import { ownerAlive } from "../../../../libs/docker/src";
 import { DEFAULT_REBUILD_PERIOD_DAYS } from "../config";
 import { rebuildPeriod, resolveRepositories } from "../settings";
 import { buildId, SYNTAX_LINE } from "./build";
@@ -117,6 +120,9 @@ export function statusSource(root: string, options: StatusOptions): StatusSource
   };
 }
 
+/** Gone: a process of this host that no longer runs; another host's runs are taken at their word. */
+export const runnerGone = (runner: RunOwner): boolean => runner.host === hostname() && !ownerAlive({ pid: runner.pid, started: runner.started });
+
 export function currentStatus(root: string, source: StatusSource): StatusDocument {
   return makeStatus({
     plan: source.plan,
@@ -125,6 +131,7 @@ export function currentStatus(root: string, source: StatusSource): StatusDocumen
     records: readRecords(root, source.plan),
     buildIdOf: source.buildIdOf,
     generatedAt: new Date().toISOString(),
+    runnerGone,
   });
 }
 
