@@ -199,7 +199,15 @@ function realBuild(build: PreparedBuild, session: Session, log: TaskLog): Promis
 }
 
 async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string | null; reused: boolean }> {
-  const cached = await session.registry.getManifest(build.idTag);
+  let cached = await session.registry.getManifest(build.idTag);
+  if (cached) {
+    // The tag can outlive its blobs (a deleted layer, a garbage collection): such a build is built again, whole.
+    const missing = (await session.registry.missingBlobs(build.idTag)) ?? [];
+    if (missing.length > 0) {
+      log.say(`${build.label}: build ${build.id.slice(0, 12)} is in ${build.repo}, but ${missing.length === 1 ? "a blob of it is" : `${missing.length} blobs of it are`} missing (${missing.map((d) => d.slice(0, 19)).join(", ")}); building it again`);
+      cached = undefined;
+    }
+  }
   if (cached) {
     // Already built, by us or anyone sharing the staging repository: point the tag at it.
     const current = await session.registry.getManifest(build.stagingTag);
@@ -208,10 +216,12 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
     return { digest: cached.digest, reused: true };
   }
   // A record is trusted only as far as the registry holds what it names (a cache can outlive a registry's contents).
-  if (build.parent && !(await session.registry.getManifest(build.parent.pinned))) {
-    throw new Error(
-      `the record of ${build.parent.label} names ${build.parent.pinned}, which the registry does not hold; build it again: npx nx run ${build.parent.task} --skip-nx-cache`,
-    );
+  if (build.parent) {
+    const missing = await session.registry.missingBlobs(build.parent.pinned);
+    if (missing === undefined || missing.length > 0) {
+      const what = missing === undefined ? "which the registry does not hold" : `whose blob ${missing[0]} the registry does not hold`;
+      throw new Error(`the record of ${build.parent.label} names ${build.parent.pinned}, ${what}; build it again: npx nx run ${build.parent.task} --skip-nx-cache`);
+    }
   }
   log.say(`${build.label}: building ${build.stagingTag} (build ${build.id.slice(0, 12)}) on ${build.builder.label}`);
   // Key and certificate files are named in a private folder that goes when the build ends.
