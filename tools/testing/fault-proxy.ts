@@ -21,7 +21,9 @@ export type Fault =
   /** The connection is cut after this many bytes of the blob: the request's body on an upload, else the answer's. */
   | { readonly kind: "reset-mid-blob"; readonly afterBytes: number }
   /** The request carried credentials; passed through, with the registry's answer replaced by what `rewrite` makes of it. */
-  | { readonly kind: "rewrite"; readonly rewrite: (answer: Answer) => Answer };
+  | { readonly kind: "rewrite"; readonly rewrite: (answer: Answer) => Answer }
+  /** Never answered: the request is read and the connection held open until the client leaves or the proxy stops. */
+  | { readonly kind: "hang" };
 
 /** A registry's answer, whole: what a rewrite fault sees and changes. Header names are lowercase. */
 export interface Answer {
@@ -202,6 +204,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         return forward(req, res, fault.afterBytes);
       case "rewrite":
         return forward(req, res, undefined, fault.rewrite);
+      case "hang":
+        req.resume();
+        return;
     }
   });
   server.on("connection", (socket) => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ownedDir } from "./owned-dirs";
 import { parseReference } from "./reference";
 import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from "./registry";
-import { CommandError, runChecked, type Runner } from "./runner";
+import { CommandError, runChecked, type RunResult, type Runner } from "./runner";
 
 /**
  * How a docker step that failed on the registry is tried again. docker's own
@@ -34,10 +34,21 @@ const REGISTRY_TROUBLE =
 /** A step of the build itself failed: running it again would fail the same way. */
 const BUILD_FAILURE = /did not complete successfully|dockerfile parse error|failed to compute cache key|failed to read dockerfile/i;
 
-/** Whether a failed docker step's output says the registry, not the build, failed. */
-export function registryTrouble(output: readonly string[]): boolean {
-  const text = output.join("\n");
-  return REGISTRY_TROUBLE.test(text) && !BUILD_FAILURE.test(text);
+/**
+ * The lines of docker's output that report its own errors: `ERROR: …` and BuildKit's
+ * `#N ERROR: …`. A build step's output (`#N 0.123 …`, and its echo in the `------`
+ * box of a failure) is the build's, whatever words it holds: a heredoc's `EOF` is not a registry.
+ */
+const errorLines = (output: readonly string[]): string[] => output.map((line) => line.trim()).filter((line) => /^(#\d+ )?ERROR:/.test(line));
+
+/**
+ * Whether a failed docker step failed on the registry, not the build: it exited by
+ * itself (not killed, not stopped by a bound) and its error lines name a registry fault.
+ */
+export function registryTrouble(result: RunResult): boolean {
+  if (result.ended) return false;
+  const errors = errorLines([...result.stderr.split("\n"), ...result.stdout.split("\n")]);
+  return errors.some((line) => REGISTRY_TROUBLE.test(line)) && !errors.some((line) => BUILD_FAILURE.test(line));
 }
 
 /**
@@ -52,9 +63,9 @@ export async function dockerStepWithRetries<T>(registry: string, what: string, r
     try {
       return await step();
     } catch (e) {
-      const output = e instanceof CommandError ? [...e.result.stderr.split("\n"), ...e.result.stdout.split("\n")] : [];
-      if (!(e instanceof CommandError) || !registryTrouble(output)) throw e;
-      const reason = [...e.tail].reverse().find((line) => REGISTRY_TROUBLE.test(line))?.replace(/^(#\d+ )?ERROR: /, "") ?? `exit ${e.result.exitCode}`;
+      if (!(e instanceof CommandError) || !registryTrouble(e.result)) throw e;
+      const errors = errorLines([...e.result.stderr.split("\n"), ...e.result.stdout.split("\n")]);
+      const reason = [...errors].reverse().find((line) => REGISTRY_TROUBLE.test(line))?.replace(/^(#\d+ )?ERROR: /, "") ?? `exit ${e.result.exitCode}`;
       const wait = retryDelay(policy, tries + 1);
       const elapsed = Date.now() - started;
       if (tries >= policy.attempts || elapsed + wait > policy.withinMs) {

@@ -7,6 +7,7 @@
  */
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { undoOnExit } from "./cleanup";
 
 /** A process, as the names of the folders it owns spell it. */
 export interface Owner {
@@ -48,40 +49,42 @@ export function ownerOf(name: string): Owner | undefined {
   return m ? { pid: Number(m[1]), started: m[2] as string } : undefined;
 }
 
+/**
+ * Makes `dir` (mode 0700) if it is missing and checks it is a real folder of this
+ * user that nobody else can enter: one made in advance by someone else, or left
+ * open (0777), is refused in one line rather than used.
+ */
+export function privateDir(dir: string, what: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
+    const found = stat.isDirectory() ? `owned by uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}` : "not a folder";
+    throw new Error(`${dir} is not a private folder of this user (uid ${uid ?? "?"}, mode 0700; it is ${found}); refusing to keep ${what} there`);
+  }
+}
+
 export interface OwnedDir {
   readonly path: string;
   /** Removes the folder and everything in it. */
   dispose(): void;
 }
 
-const live = new Set<string>();
-let exitHook = false;
-
 /**
  * A new folder of this process under `parent` (made 0700 and checked to be a real
  * folder of ours, not a link someone planted), after removing those of owners that are gone.
  */
 export function ownedDir(parent: string, purpose: string): OwnedDir {
-  mkdirSync(parent, { recursive: true, mode: 0o700 });
-  const stat = lstatSync(parent);
-  if (!stat.isDirectory() || (process.getuid && stat.uid !== process.getuid()) || (stat.mode & 0o077) !== 0) {
-    throw new Error(`${parent} is not a private folder of this user (mode 0700); refusing to keep files there`);
-  }
+  privateDir(parent, "files");
   sweep(parent);
   const path = mkdtempSync(join(parent, `${ownerTag(currentOwner())}-${purpose}-`));
-  live.add(path);
-  if (!exitHook) {
-    // A normal exit (even after an uncaught error) removes what is left; a SIGKILL leaves it to sweep().
-    exitHook = true;
-    process.once("exit", () => {
-      for (const dir of live) rmSync(dir, { recursive: true, force: true });
-    });
-  }
+  // An exit (even after an uncaught error) or a SIGINT/SIGTERM removes it; a SIGKILL leaves it to sweep().
+  const forget = undoOnExit(() => rmSync(path, { recursive: true, force: true }));
   return {
     path,
     dispose: () => {
       rmSync(path, { recursive: true, force: true });
-      live.delete(path);
+      forget();
     },
   };
 }

@@ -259,6 +259,25 @@ export class RegistryClient {
   }
 
   /**
+   * The blobs (config and layers) of the single image `reference` names that its
+   * repository does not hold (HEAD each), or undefined when the manifest itself is
+   * missing. A registry can lose blobs under a manifest (garbage collection, a deleted
+   * layer): such an image cannot be pulled, built FROM or published.
+   */
+  async missingBlobs(reference: string | ImageReference): Promise<string[] | undefined> {
+    const ref = typeof reference === "string" ? parseReference(reference) : reference;
+    const manifest = await this.getManifest(ref);
+    if (!manifest) return undefined;
+    const json = JSON.parse(manifest.bytes.toString("utf8")) as { config?: { digest: string }; layers?: { digest: string; mediaType?: string; urls?: unknown }[] };
+    // Windows base layers are foreign (nondistributable): the registry never holds them.
+    const layers = (json.layers ?? []).filter((l) => !l.urls && !/foreign|nondistributable/.test(l.mediaType ?? ""));
+    const blobs = [...(json.config ? [json.config.digest] : []), ...layers.map((l) => l.digest)];
+    const missing: string[] = [];
+    for (const digest of blobs) if (!(await this.hasBlob(ref, digest))) missing.push(digest);
+    return missing;
+  }
+
+  /**
    * A blob's bytes as they arrive, or undefined when the repository has none. The
    * body is checked as it passes: reading it fails at its end when its bytes are not
    * the blob asked for (a DigestMismatch), so a consumer must finish reading before trusting it.

@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { childEnvironment, realRunner } from "./runner";
+import { childEnvironment, CommandError, realRunner } from "./runner";
 
 let dir: string;
 const saved = { ...process.env };
@@ -73,5 +73,44 @@ describe("the environment of child commands", () => {
   it("lets no allowed family carry a secret-named variable", () => {
     const env = childEnvironment({ BUILDX_BUILDER: "b", BUILDKIT_PROGRESS: "plain", BUILDX_TOKEN: "t", LC_ALL: "C.UTF-8" });
     expect(env).toEqual({ BUILDX_BUILDER: "b", BUILDKIT_PROGRESS: "plain", LC_ALL: "C.UTF-8" });
+  });
+});
+
+describe("the bounds of a child command", () => {
+  /** Whether a process runs (not a zombie). */
+  const running = (pid: number): boolean => {
+    try {
+      return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  };
+
+  it("stops a command that prints nothing for the no-progress bound, with what it started", async () => {
+    const pidFile = join(dir, "grandchild.pid");
+    const started = Date.now();
+    // A shell that starts a silent grandchild and waits for it, like docker does with buildx.
+    const result = await realRunner({ idleMs: 700, totalMs: 60_000 }).run("sh", ["-c", `echo working; sleep 30 & echo $! > '${pidFile}'; wait`]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.ended).toEqual({ kind: "idle", afterMs: 700 });
+    const grandchild = Number(readFileSync(pidFile, "utf8"));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(running(grandchild)).toBe(false);
+    const error = new CommandError("sh -c", result);
+    expect(error.message).toMatch(/^sh -c printed nothing for 0\.7 s \(the no-progress bound\); stopped/);
+  });
+
+  it("lets a command that keeps printing run past the no-progress bound, until the overall bound", async () => {
+    const result = await realRunner({ idleMs: 1_000, totalMs: 2_500 }).run("sh", ["-c", "while true; do echo tick; sleep 0.2; done"]);
+    expect(result.ended).toEqual({ kind: "overall", afterMs: 2_500 });
+    expect(result.stdout.split("\n").filter((l) => l === "tick").length).toBeGreaterThan(8);
+  });
+
+  it("says a command killed by someone else's signal was killed, and one that exits by itself, nothing", async () => {
+    const killed = await realRunner().run("sh", ["-c", "kill -TERM $$; sleep 5"]);
+    expect(killed.ended).toEqual({ kind: "signal", signal: "SIGTERM" });
+    const failed = await realRunner().run("sh", ["-c", "exit 3"]);
+    expect(failed.ended).toBeUndefined();
+    expect(failed.exitCode).toBe(3);
   });
 });

@@ -3,6 +3,7 @@
  * them; a dry runner only says what it would run. Secrets go through stdin,
  * never through arguments, so a printed command line never holds one.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { execa } from "execa";
 
 export interface RunOptions {
@@ -18,6 +19,41 @@ export interface RunResult {
   readonly exitCode: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** Set when the command did not exit by itself: killed by a signal (ours or anyone's), or stopped by a bound. */
+  readonly ended?: CommandEnd;
+}
+
+/** How a command that did not exit by itself ended: structured, so no caller reads it out of the output's words. */
+export type CommandEnd =
+  | { readonly kind: "signal"; readonly signal: string }
+  | { readonly kind: "idle"; readonly afterMs: number }
+  | { readonly kind: "overall"; readonly afterMs: number };
+
+/**
+ * How long a child command may run: stopped when it prints nothing for
+ * `idleMs` (a push whose request the registry never answers is silent), or
+ * runs longer than `totalMs` in all.
+ */
+export interface CommandBounds {
+  readonly idleMs: number;
+  readonly totalMs: number;
+}
+
+/** Room for real builds: a long opam step can be silent for many minutes, a full build of a compiler on QEMU takes hours. */
+export const DEFAULT_COMMAND_BOUNDS: CommandBounds = { idleMs: 30 * 60_000, totalMs: 6 * 3_600_000 };
+
+const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(1))} s`;
+
+/** What a stopped or killed command's end says, for an error message. */
+export function describeEnd(end: CommandEnd): string {
+  switch (end.kind) {
+    case "signal":
+      return `killed by ${end.signal}`;
+    case "idle":
+      return `printed nothing for ${seconds(end.afterMs)} (the no-progress bound); stopped`;
+    case "overall":
+      return `still running after ${seconds(end.afterMs)} (the overall bound); stopped`;
+  }
 }
 
 export interface Runner {
@@ -35,7 +71,8 @@ export class CommandError extends Error {
     streamed = false,
   ) {
     const tail = (result.stderr || result.stdout).trim().split("\n").filter(Boolean).slice(-15);
-    super(`${command} failed (exit ${result.exitCode})${tail.length && !streamed ? `:\n${tail.join("\n")}` : ""}`);
+    const how = !result.ended ? `failed (exit ${result.exitCode})` : result.ended.kind === "signal" ? `failed (${describeEnd(result.ended)})` : describeEnd(result.ended);
+    super(`${command} ${how}${tail.length && !streamed ? `:\n${tail.join("\n")}` : ""}`);
     this.name = "CommandError";
     this.tail = tail;
   }
@@ -77,7 +114,54 @@ export function childEnvironment(env: NodeJS.ProcessEnv, extra: Readonly<Record<
   return { ...allowed, ...extra };
 }
 
-export function realRunner(): Runner {
+/** The processes below `pid` (its children, theirs…), from /proc: docker runs buildx as a child of its own. */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const found: number[] = [];
+  const walk = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/** Stops a command and what it started: SIGTERM, then SIGKILL for what is left after a grace period. */
+function stopTree(pid: number, graceMs = 5_000): void {
+  const tree = [pid, ...descendants(pid)];
+  const signal = (sig: NodeJS.Signals) => {
+    for (const p of tree) {
+      try {
+        process.kill(p, sig);
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  signal("SIGTERM");
+  setTimeout(() => signal("SIGKILL"), graceMs).unref();
+}
+
+/** Runs commands for real, each stopped (with what it started) when it outlives `bounds`. */
+export function realRunner(bounds: CommandBounds = DEFAULT_COMMAND_BOUNDS): Runner {
   return {
     dryRun: false,
     async run(command, args, options = {}) {
@@ -91,21 +175,38 @@ export function realRunner(): Runner {
         all: false,
         stripFinalNewline: false,
       });
+      let stopped: CommandEnd | undefined;
+      const stop = (end: CommandEnd) => {
+        if (stopped || child.pid === undefined) return;
+        stopped = end;
+        stopTree(child.pid);
+      };
+      const overall = setTimeout(() => stop({ kind: "overall", afterMs: bounds.totalMs }), bounds.totalMs);
+      let idle = setTimeout(() => stop({ kind: "idle", afterMs: bounds.idleMs }), bounds.idleMs);
+      const progressed = () => {
+        clearTimeout(idle);
+        if (!stopped) idle = setTimeout(() => stop({ kind: "idle", afterMs: bounds.idleMs }), bounds.idleMs);
+      };
       const flushers: (() => void)[] = [];
-      if (options.onOutput) {
-        // One splitter per stream: a chunk can end in the middle of a line.
-        for (const stream of [child.stdout, child.stderr]) {
+      for (const stream of [child.stdout, child.stderr]) {
+        stream?.on("data", progressed);
+        if (options.onOutput) {
+          // One splitter per stream: a chunk can end in the middle of a line.
           const lines = lineSplitter(options.onOutput);
           stream?.on("data", lines.push);
           flushers.push(lines.flush);
         }
       }
       const result = await child;
+      clearTimeout(overall);
+      clearTimeout(idle);
       for (const flush of flushers) flush();
+      const ended: CommandEnd | undefined = stopped ?? (result.signal ? { kind: "signal", signal: result.signal } : undefined);
       return {
         exitCode: result.exitCode ?? (result.failed ? 1 : 0),
         stdout: String(result.stdout ?? ""),
         stderr: String(result.stderr ?? ""),
+        ...(ended ? { ended } : {}),
       };
     },
   };

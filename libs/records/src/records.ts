@@ -102,9 +102,18 @@ export const LOG_TAIL_LINES = 40;
  * says what it made). Each state is an object of its own, so a state can gain
  * fields (who runs it, say) without touching the others.
  */
+/**
+ * Who runs a queued or running task: the host, and the process by its pid and the
+ * kernel's start time of that pid (so a reused pid is not taken for it). When that
+ * process is gone, the task was interrupted (SIGKILL, a crash), whatever the record says.
+ */
+export const runOwnerSchema = z.object({ host: z.string(), pid: z.number().int(), started: z.string() });
+export type RunOwner = z.output<typeof runOwnerSchema>;
+
 const runStates = {
-  queued: z.object({ state: z.literal("queued"), task: z.string(), at: isoTime }),
-  running: z.object({ state: z.literal("running"), task: z.string(), at: isoTime }),
+  // runner: absent in records written before it was kept.
+  queued: z.object({ state: z.literal("queued"), task: z.string(), at: isoTime, runner: runOwnerSchema.optional() }),
+  running: z.object({ state: z.literal("running"), task: z.string(), at: isoTime, runner: runOwnerSchema.optional() }),
   succeeded: z.object({
     state: z.literal("succeeded"),
     task: z.string(),

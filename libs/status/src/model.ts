@@ -19,7 +19,7 @@
  * published, stale or failed.
  */
 import { tryParseReference } from "../../docker/src/reference";
-import { dryParentStandIn, type RealBuildRecord, type RealPublishRecord, type RunRecord } from "../../records/src";
+import { dryParentStandIn, type RealBuildRecord, type RealPublishRecord, type RunOwner, type RunRecord } from "../../records/src";
 import type { Build, Image, Plan } from "../../plan/src";
 import type { Dated, ImageRecords } from "./records";
 import {
@@ -48,6 +48,20 @@ export interface StatusInput {
   /** The build id a build would get now, built FROM a parent of this digest (or a dry parent's stand-in; null: no parent). */
   readonly buildIdOf: (build: Build, parentDigest: string | null) => string;
   readonly generatedAt: string;
+  /** Whether the process a queued or running record names is known to be gone (the edge asks the OS); absent: never. */
+  readonly runnerGone?: (runner: RunOwner) => boolean;
+}
+
+/** A queued or running record whose process is gone: the task was interrupted and is not running. */
+function interrupted(run: RunRecord, gone: ((runner: RunOwner) => boolean) | undefined): { startedAt: string; failedAt: string; message: string; logTail: string[] } | undefined {
+  if ((run.state !== "queued" && run.state !== "running") || !run.runner || !gone?.(run.runner)) return undefined;
+  const { host, pid } = run.runner;
+  return {
+    startedAt: run.at,
+    failedAt: run.at,
+    message: `interrupted: the run that ${run.state === "queued" ? "queued" : "started"} it (pid ${pid} on ${host}) is gone; run it again`,
+    logTail: [],
+  };
 }
 
 type BuildInfo = Extract<BuildState, { state: "built" }>["build"];
@@ -139,12 +153,15 @@ function buildState(
   dryCurrent: boolean | undefined,
   note: string | undefined,
   publishedIn: (digest: string) => string[],
+  gone?: (runner: RunOwner) => boolean,
 ): BuildState {
   const dated = records?.builds.get(build.arch);
   const run = records?.buildRuns.get(build.arch);
   const info = dated ? infoOf(dated, run) : null;
   const runIsNewer = run !== undefined && (!dated || runTime(run) >= dated.at);
   if (run && runIsNewer) {
+    const cut = interrupted(run, gone);
+    if (cut) return { state: "failed", failure: cut, previous: info };
     if (run.state === "queued") return { state: "queued", since: run.at, previous: info };
     if (run.state === "running") return { state: "building", since: run.at, previous: info };
     // A record that matches the current inputs outweighs a failure: that build exists.
@@ -173,10 +190,13 @@ function publishState(
   note: string | undefined,
   digestOfStaging: (stagingTag: string) => string | undefined,
   archOfDigest: (digest: string) => string | null,
+  gone?: (runner: RunOwner) => boolean,
 ): PublishState {
   const dated = records?.publish;
   const run = records?.publishRun;
   if (run && (!dated || runTime(run) >= dated.at)) {
+    const cut = interrupted(run, gone);
+    if (cut) return { state: "failed", failure: cut };
     if (run.state === "queued") return { state: "queued", since: run.at };
     if (run.state === "running") return { state: "publishing", since: run.at };
     if (run.state === "failed") return { state: "failed", failure: { startedAt: run.startedAt, failedAt: run.at, message: run.message, logTail: run.logTail } };
@@ -253,11 +273,11 @@ export function makeStatus(input: StatusInput): StatusDocument {
 
   const images = plan.images.map((image): StatusDocument["images"][number] => {
     const records = counted.get(image.name);
-    const publish = publishState(image, records, notes.get(`${image.name}/manifests`), digestOfStaging, archOfDigest);
+    const publish = publishState(image, records, notes.get(`${image.name}/manifests`), digestOfStaging, archOfDigest, input.runnerGone);
     const publishedIn = (digest: string): string[] =>
       publish.state === "published" ? publish.tags.filter((t) => t.arches.some((a) => a.digest === digest)).map((t) => t.tag) : [];
     const builds = image.builds.map((b) => {
-      const status = buildState(b, records, current.get(b.id), dryCurrent.get(b.id), notes.get(b.id), publishedIn);
+      const status = buildState(b, records, current.get(b.id), dryCurrent.get(b.id), notes.get(b.id), publishedIn, input.runnerGone);
       buildCounts[status.state]++;
       const dated = recordOf(b);
       if (dated) staging.push({ ...infoOf(dated, records?.buildRuns.get(b.arch)), image: image.name, arch: b.arch, current: current.get(b.id) !== false });

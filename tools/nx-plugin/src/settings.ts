@@ -4,7 +4,7 @@
  * and the secret files they name. Every executor asks here; nothing else reads
  * OBI_* or a password file.
  */
-import { DEFAULT_RETRY, describeBuilder, parseRepository, type BuilderSpec, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
+import { DEFAULT_COMMAND_BOUNDS, DEFAULT_RETRY, describeBuilder, parseRepository, type BuilderSpec, type CommandBounds, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
 import type { Arch } from "../../../libs/ocaml/src";
 import type { Repositories } from "../../../libs/tags/src";
 import { builderKeyOf, builderObjectSchema, normalizeBuilder, type BuilderKey, type BuilderOption } from "./builders";
@@ -86,6 +86,26 @@ export function retryPolicy(env: Env = process.env): RetryPolicy {
     ...(seconds !== undefined ? { withinMs: seconds * 1000 } : {}),
     ...(timeout !== undefined ? { requestTimeoutMs: timeout * 1000 } : {}),
   };
+}
+
+/**
+ * How long a child command (docker buildx build, docker build and push, git) may
+ * run: OBI_COMMAND_IDLE_SECONDS without printing anything, OBI_COMMAND_TIMEOUT_SECONDS
+ * in all (DEFAULT_COMMAND_BOUNDS otherwise). Not task inputs, like the retry bounds.
+ */
+export const COMMAND_ENV = { idle: "OBI_COMMAND_IDLE_SECONDS", total: "OBI_COMMAND_TIMEOUT_SECONDS" } as const;
+
+export function commandBounds(env: Env = process.env): CommandBounds {
+  const seconds = (name: string): number | undefined => {
+    const value = env[name];
+    if (value === undefined || value === "") return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 1) throw new Error(`${name}: "${value}" is not a number of seconds from 1`);
+    return n * 1000;
+  };
+  const idle = seconds(COMMAND_ENV.idle);
+  const total = seconds(COMMAND_ENV.total);
+  return { idleMs: idle ?? DEFAULT_COMMAND_BOUNDS.idleMs, totalMs: total ?? DEFAULT_COMMAND_BOUNDS.totalMs };
 }
 
 /** What a build's options say about its builder. */
@@ -174,6 +194,8 @@ export interface Settings {
   readonly rebuildPeriod: string;
   /** How registry requests and docker's pushes are retried. */
   readonly retry: RetryPolicy;
+  /** How long a child command may be silent, and run in all. */
+  readonly commands: CommandBounds;
 }
 
 /**
@@ -223,6 +245,7 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
     ...(builder ? { builder } : {}),
     rebuildPeriod: rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS, env),
     retry: retryPolicy(env),
+    commands: commandBounds(env),
   };
 }
 

@@ -7,13 +7,13 @@
  * workspaces publish the same matrix at once. Records the registry does not
  * back are not trusted. Children see only the environment they need.
  */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, execaSync } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { filesHolding } from "../secrets";
-import { formatReference, parseReference, pinned, secretsParent } from "../../../libs/docker/src";
+import { formatReference, locksDir, parseReference, pinned, secretsParent } from "../../../libs/docker/src";
 import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
 import { startFaultProxy, type FaultProxy, type SeenRequest } from "../fault-proxy";
 import { expectedTags, publishedProblems, watchTags } from "../published";
@@ -135,6 +135,37 @@ describe("SIGKILL of nx", () => {
       for (const place of [secretsParent(), tmpdir(), ws.dir]) {
         expect(filesHolding(place, secretNeedles()).filter((file) => !holdingBefore.has(file)), place).toEqual([]);
       }
+    });
+  }
+});
+
+describe("SIGTERM or SIGINT to nx's process group", () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`${signal} during a build leaves no docker config holding the password and no lock, before any other run`, async () => {
+      const ws = newWorkspace();
+      const runEnv = repos(`sig${signal.toLowerCase()}`);
+      const holdingBefore = new Set([secretsParent(), tmpdir()].flatMap((place) => filesHolding(place, secretNeedles())));
+      const locksBefore = new Set(existsSync(locksDir()) ? readdirSync(locksDir()) : []);
+      const child = startNx(ws, publishArgs, runEnv);
+      let output = "";
+      let sent = false;
+      child.all?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (!sent && child.pid !== undefined && /\(amd64\) \| #\d+ \[\d\/\d\] RUN/.test(output)) {
+          sent = true;
+          process.kill(-child.pid, signal);
+        }
+      });
+      const first = await child;
+      expect(sent, `nx finished before a build was seen:\n${output.slice(-2000)}`).toBe(true);
+      expect(first.exitCode === 0 && first.signal === undefined).toBe(false);
+      // Whatever nx's workers were doing, their exit and signal handlers ran before they ended.
+      await new Promise((r) => setTimeout(r, 1_000));
+      for (const place of [secretsParent(), tmpdir(), ws.dir]) {
+        expect(filesHolding(place, secretNeedles()).filter((file) => !holdingBefore.has(file)), place).toEqual([]);
+      }
+      const locksAfter = (existsSync(locksDir()) ? readdirSync(locksDir()) : []).filter((name) => !locksBefore.has(name));
+      expect(locksAfter).toEqual([]);
     });
   }
 });

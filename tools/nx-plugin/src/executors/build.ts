@@ -14,6 +14,7 @@ import {
   buildxArgsFor,
   checkoutPinned,
   classicBuildAndPush,
+  CommandError,
   connectBuilder,
   dryRunner,
   formatReference,
@@ -43,7 +44,7 @@ import {
   type RenderedContext,
 } from "../../../../libs/records/src";
 import { builderKeyOf } from "../builders";
-import { resolveBuilder, resolveSettings, type ResolvedBuilder, type Settings } from "../settings";
+import { COMMAND_ENV, resolveBuilder, resolveSettings, type ResolvedBuilder, type Settings } from "../settings";
 import type { Placement } from "./batch";
 import { buildKindOf, estimatedMinutes } from "./durations";
 import type { TaskLog } from "./batch";
@@ -183,7 +184,15 @@ function realBuild(build: PreparedBuild, session: Session, log: TaskLog): Promis
 
 async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog): Promise<{ digest: string; reused: boolean }> {
   // Read by digest-checked requests, config included: a registry or proxy that answers with another image is refused.
-  const cached = await session.registry.imagePlatform(build.idTag);
+  let cached = await session.registry.imagePlatform(build.idTag);
+  if (cached) {
+    // The tag can outlive its blobs (a deleted layer, a garbage collection): such a build is built again, whole.
+    const missing = (await session.registry.missingBlobs(build.idTag)) ?? [];
+    if (missing.length > 0) {
+      log.say(`${build.label}: build ${build.id.slice(0, 12)} is in ${build.repo}, but ${missing.length === 1 ? "a blob of it is" : `${missing.length} blobs of it are`} missing (${missing.map((d) => d.slice(0, 19)).join(", ")}); building it again`);
+      cached = undefined;
+    }
+  }
   if (cached) {
     if (!samePlatform(cached.platform, build.platform)) {
       throw new Error(`${build.idTag} holds a ${platformText(cached.platform)} image (${cached.manifest.digest}), not a ${build.platform} one; delete that tag, or build again with another staging repository`);
@@ -195,12 +204,14 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
     return { digest: cached.manifest.digest, reused: true };
   }
   // A record is trusted only as far as the registry holds what it names (a cache can outlive a registry's contents),
-  // and a build starts FROM an image of its own platform.
+  // blobs included, and a build starts FROM an image of its own platform.
   const parent = build.parent && (await session.registry.imagePlatform(build.parent.pinned));
-  if (build.parent && !parent) {
-    throw new Error(
-      `the record of ${build.parent.label} names ${build.parent.pinned}, which the registry does not hold; build it again: npx nx run ${build.parent.task} --skip-nx-cache`,
-    );
+  if (build.parent) {
+    const missing = parent ? await session.registry.missingBlobs(build.parent.pinned) : undefined;
+    if (missing === undefined || missing.length > 0) {
+      const what = missing === undefined ? "which the registry does not hold" : `whose blob ${missing[0]} the registry does not hold`;
+      throw new Error(`the record of ${build.parent.label} names ${build.parent.pinned}, ${what}; build it again: npx nx run ${build.parent.task} --skip-nx-cache`);
+    }
   }
   if (build.parent && parent && !samePlatform(parent.platform, build.platform)) {
     throw new Error(
@@ -235,6 +246,11 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
     } catch (e) {
       // A builder that went away mid-build is named as the cause, and fails the builds queued on it at once.
       await checkBuilder(build, session.runner, env, true);
+      // A command stopped by a bound: say where it ran and which setting bounds it.
+      if (e instanceof CommandError && e.result.ended && e.result.ended.kind !== "signal") {
+        const setting = e.result.ended.kind === "idle" ? COMMAND_ENV.idle : COMMAND_ENV.total;
+        throw new Error(`on ${build.builder.label}: ${e.message} (${setting})`);
+      }
       throw e;
     }
     // The record holds the pushed image's digest: when docker did not say it, the registry does.

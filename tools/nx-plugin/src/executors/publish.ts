@@ -70,10 +70,12 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
           for (const [i, source] of sources.entries()) {
             if (checked.has(source)) continue;
             checked.add(source);
-            if (await session.registry.getManifest(entries[i]?.source ?? source)) continue;
+            const missing = await session.registry.missingBlobs(entries[i]?.source ?? source);
+            if (missing !== undefined && missing.length === 0) continue;
             const build = builds[i];
+            const what = missing === undefined ? "which the registry does not hold" : `whose blob ${missing[0]} the registry does not hold`;
             throw new Error(
-              `the record of ${build?.image} (${build?.arch}) names ${source}, which the registry does not hold; build it again: npx nx run ${build?.image}:build-${build?.arch} --skip-nx-cache`,
+              `the record of ${build?.image} (${build?.arch}) names ${source}, ${what}; build it again: npx nx run ${build?.image}:build-${build?.arch} --skip-nx-cache`,
             );
           }
         }

@@ -9,7 +9,9 @@
  * outputs, so the Nx cache never replays them.
  */
 import type { ExecutorContext, TaskGraph } from "@nx/devkit";
-import { DIST_LAYOUT, LOG_TAIL_LINES, type RecordMode, type RunRecord } from "../../../../libs/records/src";
+import { hostname } from "node:os";
+import { currentOwner } from "../../../../libs/docker/src";
+import { DIST_LAYOUT, LOG_TAIL_LINES, type RecordMode, type RunOwner, type RunRecord } from "../../../../libs/records/src";
 import { executorOf, type Placement, type RunFacts, type TaskLog, type TaskOutcome, type TaskWork } from "./batch";
 import { writeRecord } from "./shared";
 
@@ -27,6 +29,9 @@ const runFile = (options: TaskIdentity): string =>
 
 const taskName = (options: TaskIdentity): string =>
   `${options.image}:${options.arch === undefined ? "publish" : `build-${options.arch}`}`;
+
+/** This process, as a queued or running record names it: the status calls the task interrupted once it is gone. */
+export const thisRunner = (): RunOwner => ({ host: hostname(), ...currentOwner() });
 
 export function writeRunRecord(root: string, options: TaskIdentity, record: RunRecord): void {
   writeRecord(root, runFile(options), record);
@@ -49,7 +54,7 @@ export function tracked<O extends TaskIdentity>(work: TaskWork<O>): TaskWork<O> 
   return async (options, root, log) => {
     const startedAt = new Date().toISOString();
     const task = taskName(options);
-    writeRunRecord(root, options, { state: "running", task, at: startedAt });
+    writeRunRecord(root, options, { state: "running", task, at: startedAt, runner: thisRunner() });
     // Every line the task printed, its own and its commands', is a candidate for the failure's tail.
     const lines: string[] = [];
     const keep = (line: string) => {
@@ -100,7 +105,7 @@ export function trackedExecutorOf<O extends TaskIdentity>(work: TaskWork<O>, pla
     single: executor.single,
     batch: (taskGraph: TaskGraph, inputs: Record<string, O>, overrides: unknown, context: ExecutorContext) => {
       const at = new Date().toISOString();
-      for (const options of Object.values(inputs)) writeRunRecord(context.root, options, { state: "queued", task: taskName(options), at });
+      for (const options of Object.values(inputs)) writeRunRecord(context.root, options, { state: "queued", task: taskName(options), at, runner: thisRunner() });
       return recordSkips(context.root, inputs, executor.batch(taskGraph, inputs, overrides, context));
     },
   };

@@ -79,7 +79,7 @@ export function openSession(settings: Settings, sayRetry: (line: string) => void
   const credentials = scopedCredentials(settings.auth);
   const dockerConfig = credentials.fromFile ? temporaryDockerConfig(dockerConfigKey(settings.auth.server), credentials.fromFile) : undefined;
   return {
-    runner: realRunner(),
+    runner: realRunner(settings.commands),
     registry: new RegistryClient({ credentials: credentials.forRegistry, retry: settings.retry, onRetry: sayRetry }),
     dockerEnv: dockerConfig?.env ?? {},
     retry: { policy: settings.retry, onRetry: sayRetry },

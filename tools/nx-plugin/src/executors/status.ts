@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { hostname } from "node:os";
 import { join, relative } from "node:path";
 import type { ExecutorContext } from "@nx/devkit";
 import type { z } from "zod";
@@ -39,8 +40,10 @@ import {
   renderedContext,
   runRecordSchema,
   type RecordMode,
+  type RunOwner,
   type RunRecord,
 } from "../../../../libs/records/src";
+import { ownerAlive } from "../../../../libs/docker/src";
 import { DEFAULT_REBUILD_PERIOD_DAYS } from "../config";
 import { rebuildPeriod, resolveRepositories } from "../settings";
 import { say, writeWhole } from "./shared";
@@ -144,6 +147,9 @@ export function statusSource(root: string, options: StatusOptions): StatusSource
   };
 }
 
+/** Gone: a process of this host that no longer runs; another host's runs are taken at their word. */
+export const runnerGone = (runner: RunOwner): boolean => runner.host === hostname() && !ownerAlive({ pid: runner.pid, started: runner.started });
+
 export function currentStatus(root: string, source: StatusSource): StatusDocument {
   return currentState(root, source).status;
 }
@@ -158,6 +164,7 @@ function currentState(root: string, source: StatusSource): { status: StatusDocum
     records,
     buildIdOf: source.buildIdOf,
     generatedAt: new Date().toISOString(),
+    runnerGone,
   });
   return { status, records };
 }

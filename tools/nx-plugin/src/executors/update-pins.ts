@@ -16,8 +16,8 @@ import { parseOptions, type UpdatePinsOptions } from "./options";
 export type { UpdatePinsOptions };
 
 /** Branch heads by `git ls-remote`, digests by the registry API; the password file's login goes only to its own registry. */
-export function liveUpstream(settings: Pick<Settings, "auth">): Upstream {
-  const runner = realRunner();
+export function liveUpstream(settings: Pick<Settings, "auth" | "commands">): Upstream {
+  const runner = realRunner(settings.commands);
   const client = new RegistryClient({ credentials: scopedCredentials(settings.auth).forRegistry });
   return {
     async branchHead(url, branch) {

@@ -1,0 +1,93 @@
+/**
+ * A registry that loses a layer blob under a build-id tag (deleted, or garbage
+ * collected) after a build: the next run notices (HEAD of every blob of the
+ * build-id manifest) and builds it again, instead of failing every later run.
+ * A registry instance of the suite's own (deletes enabled, another port), since
+ * the test deletes blobs; docker pushes to it directly.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RegistryClient } from "../../../libs/docker/src";
+import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
+import type { Workspace } from "../workspace";
+
+let shared: DockerEnvironment;
+let env: DockerEnvironment;
+let registry: ResultPromise | undefined;
+let storage: string;
+let ws: Workspace;
+
+const freePort = (): Promise<number> =>
+  new Promise((ok) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+
+beforeAll(async () => {
+  shared = requireDockerEnvironment();
+  // The shared registry's users (tools/ci/setup-docker.sh), its own storage, deletes enabled.
+  storage = mkdtempSync(join(tmpdir(), "obi-lost-blobs-registry-"));
+  const port = await freePort();
+  const htpasswd = join(process.env.OBI_STATE_DIR ?? "/var/lib/obi-ci", "htpasswd");
+  writeFileSync(
+    join(storage, "registry.yml"),
+    `version: 0.1\nlog: { level: warn }\nstorage:\n  filesystem: { rootdirectory: ${storage}/data }\n  delete: { enabled: true }\nhttp: { addr: "127.0.0.1:${port}" }\nauth:\n  htpasswd: { realm: obi, path: ${htpasswd} }\n`,
+  );
+  registry = execa("docker-registry", ["serve", join(storage, "registry.yml")], { reject: false });
+  for (let i = 0; i < 50; i++) {
+    const r = await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined);
+    if (r?.status === 401) break;
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  const address = `127.0.0.1:${port}`;
+  env = { ...shared, registry: address, client: new RegistryClient({ credentials: (r) => (r === address ? shared.credentials : undefined) }) };
+  const prefix = `${address}/lost`;
+  await makeTestBase(env, `${prefix}/base/alpine:3.23`, [], ["amd64"]);
+  const alpine = testAlpine(prefix, "alpine-3.23", "3.23", "3.23", { amd64: "" }, { default: true, aliases: ["alpine"] });
+  ws = createDockerWorkspace(env, prefix, dockerFixture([alpine], { releases: ["5.4.1"], variants: [] }));
+}, 600_000);
+
+afterAll(() => {
+  ws?.dispose();
+  if (registry?.pid) process.kill(registry.pid, "SIGTERM");
+  rmSync(storage, { recursive: true, force: true });
+});
+
+const publishArgs = ["run-many", "-t", "publish", "--exclude=archive", "--outputStyle=static"];
+
+describe("a layer blob deleted from staging after a build", () => {
+  it("is noticed by the next run, which builds it again and publishes", async () => {
+    const first = await ws.nx(publishArgs);
+    expect(first.exitCode, first.all.slice(-3000)).toBe(0);
+    const record = JSON.parse(readFileSync(ws.path("dist/images/alpine-3.23-opam/build-amd64.json"), "utf8")) as { stagingTag: string; buildId: string };
+    const repo = record.stagingTag.slice(0, record.stagingTag.lastIndexOf(":"));
+    const idTag = `${repo}:build-${record.buildId}`;
+    const manifest = await env.client.getManifest(idTag);
+    const layers = (JSON.parse(manifest?.bytes.toString("utf8") ?? "{}") as { layers: { digest: string }[] }).layers;
+    const lost = layers.at(-1)?.digest as string;
+    // The registry loses the image's own last layer (not the base's).
+    const path = repo.slice(repo.indexOf("/") + 1);
+    const del = await fetch(`http://${env.registry}/v2/${path}/blobs/${lost}`, {
+      method: "DELETE",
+      headers: { Authorization: `Basic ${Buffer.from(`${env.username}:${env.credentials.password}`).toString("base64")}` },
+    });
+    expect(del.status).toBe(202);
+    expect(await env.client.missingBlobs(idTag)).toEqual([lost]);
+
+    const again = await ws.nx([...publishArgs, "--skip-nx-cache"]);
+    expect(again.exitCode, again.all.slice(-3000)).toBe(0);
+    expect(again.all).toMatch(new RegExp(`alpine-3\\.23-opam \\(amd64\\): build ${record.buildId.slice(0, 12)} is in \\S+, but a blob of it is missing \\(${lost.slice(0, 19)}\\); building it again`));
+    expect(await env.client.missingBlobs(idTag)).toEqual([]);
+    for (const image of ["alpine-3.23-opam", "alpine-3.23-ocaml-5.4"]) {
+      const r = JSON.parse(readFileSync(ws.path(`dist/images/${image}/build-amd64.json`), "utf8")) as { stagingTag: string; digest: string };
+      expect(await env.client.missingBlobs(`${repo}@${r.digest}`), image).toEqual([]);
+    }
+  });
+});
