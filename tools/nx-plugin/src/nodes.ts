@@ -7,30 +7,11 @@ import type { ProjectConfiguration, TargetConfiguration, TargetDependencyConfig 
 import { IMAGES_LAYOUT } from "../../../libs/matrix/src/layout";
 import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
 import { builderKeyOf, normalizeBuilder } from "./builders";
+import { codeInputsOf, type CachedExecutor, type CodeInputs } from "./code-inputs";
 import { builderEnv, buildRecordFile, ENV, OUTPUT_DIR, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
 const EXECUTORS = "./tools/nx-plugin";
-const PLUGIN_SOURCE = "{workspaceRoot}/tools/nx-plugin/src";
-
-/** Everything that decides a Dockerfile's text: the planning libraries (not their tests). */
-const PLAN_CODE = [
-  ...["dockerfile", "ocaml", "distros", "tags", "plan", "matrix"].map((lib) => `{workspaceRoot}/libs/${lib}/src/**/*.ts`),
-  "!{workspaceRoot}/libs/**/*.test.ts",
-];
-/** Everything that decides how a build or push runs: the docker edge and the executors. */
-const DOCKER_CODE = [
-  "{workspaceRoot}/libs/docker/src/**/*.ts",
-  "!{workspaceRoot}/libs/**/*.test.ts",
-  `${PLUGIN_SOURCE}/config.ts`,
-  `${PLUGIN_SOURCE}/settings.ts`,
-  `${PLUGIN_SOURCE}/executors/shared.ts`,
-  `${PLUGIN_SOURCE}/executors/batch.ts`,
-  `${PLUGIN_SOURCE}/executors/options.ts`,
-  `${PLUGIN_SOURCE}/executors/records.ts`,
-  // How the executors are loaded: the bundler and its entry points.
-  "{workspaceRoot}/tools/nx-plugin/bundle.js",
-];
 
 const distDir = (image: string): string => `${OUTPUT_DIR}/${image}`;
 
@@ -84,8 +65,7 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
     options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site },
     inputs: [
       ...dataInputs(image, index),
-      ...PLAN_CODE,
-      `${PLUGIN_SOURCE}/executors/render.ts`,
+      ...index.code.render,
       { env: ENV.stagingRepo },
       { env: ENV.publicRepo },
     ],
@@ -95,19 +75,21 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
   };
 }
 
-/** Lookups over the whole plan, made once per graph computation. */
+/** Lookups over the whole plan, and each executor's code inputs, made once per graph computation. */
 interface PlanIndex {
   readonly plan: Plan;
   readonly buildById: ReadonlyMap<string, Build>;
   readonly distroOf: ReadonlyMap<string, string>;
+  readonly code: Readonly<Record<CachedExecutor, readonly Input[]>>;
 }
 
-function indexPlan(plan: Plan): PlanIndex {
+function indexPlan(plan: Plan, code: CodeInputs): PlanIndex {
   const builds = plan.images.flatMap((i) => i.builds);
   return {
     plan,
     buildById: new Map(builds.map((b) => [b.id, b])),
     distroOf: new Map(plan.images.map((i) => [i.name, i.distro])),
+    code: { render: codeInputsOf(code.render), build: codeInputsOf(code.build), publish: codeInputsOf(code.publish) },
   };
 }
 
@@ -136,13 +118,12 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       rebuildPeriodDays: options.rebuildPeriodDays,
     },
     // A build is decided by its own Dockerfile and context (not the other arches' nor
-    // the image's tags), its parent's record, the builder and our docker code; nothing else.
+    // the image's tags), its parent's record, the builder and the build executor's code; nothing else.
     inputs: [
       { dependentTasksOutputFiles: `**/render/${arch}.Dockerfile`, transitive: false },
       { dependentTasksOutputFiles: "**/render/context.json", transitive: false },
       { dependentTasksOutputFiles: `**/${buildRecordFile(arch)}`, transitive: false },
-      ...DOCKER_CODE,
-      `${PLUGIN_SOURCE}/executors/build.ts`,
+      ...index.code.build,
       { env: ENV.stagingRepo },
       { env: builderEnv(builderKey) },
       { env: ENV.dryRun },
@@ -155,7 +136,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
   };
 }
 
-function publishTarget(image: Image, options: PluginOptions): TargetConfiguration {
+function publishTarget(image: Image, index: PlanIndex, options: PluginOptions): TargetConfiguration {
   const arches = image.builds.map((b) => b.arch);
   const builds: TargetDependencyConfig[] =
     image.kind === "windows-all"
@@ -179,8 +160,7 @@ function publishTarget(image: Image, options: PluginOptions): TargetConfiguratio
       { dependentTasksOutputFiles: "**/render/manifests.json", transitive: false },
       // The records of the builds it joins (not how they ran: a reused build is the same build).
       ...(image.kind === "windows-all" ? ["amd64"] : arches).map((arch): Input => ({ dependentTasksOutputFiles: `**/${buildRecordFile(arch)}`, transitive: false })),
-      ...DOCKER_CODE,
-      `${PLUGIN_SOURCE}/executors/publish.ts`,
+      ...index.code.publish,
       { env: ENV.stagingRepo },
       { env: ENV.publicRepo },
       { env: ENV.dryRun },
@@ -195,7 +175,7 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
   const targets: Record<string, TargetConfiguration> = {};
   targets.render = renderTarget(image, index, options);
   for (const build of image.builds) targets[`build-${build.arch}`] = buildTarget(image, build, index, options);
-  targets.publish = publishTarget(image, options);
+  targets.publish = publishTarget(image, index, options);
   return {
     name: image.name,
     // A root of its own that need not exist on disk; every input above is workspace-relative.
@@ -232,9 +212,9 @@ function describe(image: Image): string {
  * image.json; the archive to the default distro's; multi-distro manifests to
  * their newest part's.
  */
-export function projectsByFile(plan: Plan, options: PluginOptions): Map<string, Record<string, ProjectConfiguration>> {
+export function projectsByFile(plan: Plan, options: PluginOptions, code: CodeInputs): Map<string, Record<string, ProjectConfiguration>> {
   const byFile = new Map<string, Record<string, ProjectConfiguration>>();
-  const index = indexPlan(plan);
+  const index = indexPlan(plan, code);
   for (const image of plan.images) {
     const owner = image.kind === "windows-all" ? (index.distroOf.get(image.dependsOn[0] ?? "") ?? image.distro) : image.distro;
     const file = IMAGES_LAYOUT.distroFile(owner);

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { loadMatrix } from "../../../../libs/matrix/src";
 import { makePlan } from "../../../../libs/plan/src";
 import { PROJECT_ROOT } from "../../../testing/workspace";
+import { currentCodeInputs } from "../../bundle.js";
+import { parseCodeInputs } from "../code-inputs";
 import { parsePluginOptions } from "../config";
 import { imagesProject, projectsByFile } from "../nodes";
 import { EXECUTOR_OPTIONS, parseOptions, type ExecutorName } from "./options";
@@ -10,7 +12,7 @@ import { EXECUTOR_OPTIONS, parseOptions, type ExecutorName } from "./options";
 function everyTarget(pluginOptions: Record<string, unknown>): { id: string; executor: ExecutorName; options: unknown }[] {
   const options = parsePluginOptions(pluginOptions);
   const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: { staging: options.stagingRepo, public: options.publicRepo }, pins: "commit" });
-  const projects = [...projectsByFile(plan, options).values()].flatMap((byRoot) => Object.values(byRoot));
+  const projects = [...projectsByFile(plan, options, parseCodeInputs(currentCodeInputs())).values()].flatMap((byRoot) => Object.values(byRoot));
   projects.push(imagesProject(options));
   return projects.flatMap((project) =>
     Object.entries(project.targets ?? {}).map(([name, target]) => ({
