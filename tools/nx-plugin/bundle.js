@@ -162,8 +162,21 @@ function load(entry) {
 /** The code inputs of every entry of the bundle in `dir`. @param {string} dir */
 const readCodeInputs = (dir) => JSON.parse(readFileSync(join(dir, CODE_INPUTS), "utf8"));
 
-/** The plugin of the bundle in `dir`, given that bundle's code inputs. @param {string} dir @returns {Record<string, any>} */
-const pluginOf = (dir) => require(join(dir, "plugin.js")).pluginWith(readCodeInputs(dir));
+/**
+ * The plugin of the bundle of `key`, given that bundle's code inputs. Built again once if
+ * it went missing between the check and the read (another checkout sharing node_modules
+ * evicted it). @param {string} key @returns {Record<string, any>}
+ */
+function pluginOf(key) {
+  for (let attempt = 0; ; attempt++) {
+    const dir = ensureBuilt(key);
+    try {
+      return require(join(dir, "plugin.js")).pluginWith(readCodeInputs(dir));
+    } catch (e) {
+      if (attempt > 0 || /** @type {{ code?: string }} */ (e).code !== "ENOENT" && /** @type {{ code?: string }} */ (e).code !== "MODULE_NOT_FOUND") throw e;
+    }
+  }
+}
 
 /**
  * The plugin's exports. Each function (also the one in a `[glob, fn]` tuple)
@@ -173,11 +186,11 @@ const pluginOf = (dir) => require(join(dir, "plugin.js")).pluginWith(readCodeInp
  */
 function plugin() {
   let key = currentKey();
-  let current = pluginOf(ensureBuilt(key));
+  let current = pluginOf(key);
   const fresh = () => {
     const now = currentKey();
     if (now !== key) {
-      current = pluginOf(ensureBuilt(now));
+      current = pluginOf(now);
       key = now;
     }
     return current;

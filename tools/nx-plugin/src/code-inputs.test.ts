@@ -91,11 +91,12 @@ function workspaceFiles(dir = PROJECT_ROOT, into: string[] = []): string[] {
 const globToRegExp = (glob: string): RegExp =>
   new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*\*\//g, "\0").replace(/\*/g, "[^/]*").replace(/\0/g, "(?:.*/)?")}$`);
 
-/** The workspace files a target's file inputs name (globs and negations expanded), and its external dependencies. */
-function inputsOf(inputs: readonly unknown[], files: readonly string[]): { files: Set<string>; external: Set<string> } {
+/** The workspace files a target's file inputs name (named inputs, globs and negations expanded), and its external dependencies. */
+function inputsOf(inputs: readonly unknown[], files: readonly string[], named: Readonly<Record<string, readonly unknown[]>> = {}): { files: Set<string>; external: Set<string> } {
   const out = new Set<string>();
   const external = new Set<string>();
-  for (const input of inputs) {
+  const expand = (list: readonly unknown[]): unknown[] => list.flatMap((input) => (typeof input === "string" && named[input] ? expand(named[input] ?? []) : [input]));
+  for (const input of expand(inputs)) {
     if (typeof input === "object" && input !== null && "externalDependencies" in input) {
       for (const name of (input as { externalDependencies: string[] }).externalDependencies) external.add(name);
     }
@@ -113,7 +114,12 @@ function everyCachedTarget() {
   const projects = [...projectsByFile(plan, options, parseCodeInputs(currentCodeInputs())).values()].flatMap((byRoot) => Object.values(byRoot));
   projects.push(imagesProject(options));
   return projects.flatMap((project) =>
-    Object.entries(project.targets ?? {}).map(([name, target]) => ({ id: `${project.name}:${name}`, target, executor: (target.executor ?? "").split(":")[1] as string })),
+    Object.entries(project.targets ?? {}).map(([name, target]) => ({
+      id: `${project.name}:${name}`,
+      target,
+      named: project.namedInputs ?? {},
+      executor: (target.executor ?? "").split(":")[1] as string,
+    })),
   );
 }
 
@@ -135,8 +141,8 @@ describe("a cached target's code inputs are its executor's import closure", () =
       const mine = targets.filter((t) => t.executor === executor);
       expect(mine.length).toBeGreaterThan(0);
       // Every target of the executor has the same code inputs; each is checked.
-      for (const { id, target } of mine) {
-        const inputs = inputsOf(target.inputs ?? [], files);
+      for (const { id, target, named } of mine) {
+        const inputs = inputsOf(target.inputs ?? [], files, named);
         const code = new Set([...inputs.files].filter((f) => f.endsWith(".ts")));
         const missing = [...loaded.modules].filter((m) => !code.has(m)).sort();
         const extra = [...code].filter((m) => !loaded.modules.has(m)).sort();

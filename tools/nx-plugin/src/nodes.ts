@@ -13,6 +13,9 @@ import { builderEnv, buildRecordFile, ENV, OUTPUT_DIR, rebuildPeriodCommand, typ
 /** Where the plugin's executors live, relative to the workspace root. */
 const EXECUTORS = "./tools/nx-plugin";
 
+/** The named input (in each image project) that holds an executor's code inputs. */
+export const CODE_INPUT = { render: "render-code", build: "build-code", publish: "publish-code" } as const satisfies Record<CachedExecutor, string>;
+
 const distDir = (image: string): string => `${OUTPUT_DIR}/${image}`;
 
 type Input = NonNullable<TargetConfiguration["inputs"]>[number];
@@ -65,7 +68,7 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
     options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site },
     inputs: [
       ...dataInputs(image, index),
-      ...index.code.render,
+      CODE_INPUT.render,
       { env: ENV.stagingRepo },
       { env: ENV.publicRepo },
     ],
@@ -123,7 +126,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       { dependentTasksOutputFiles: `**/render/${arch}.Dockerfile`, transitive: false },
       { dependentTasksOutputFiles: "**/render/context.json", transitive: false },
       { dependentTasksOutputFiles: `**/${buildRecordFile(arch)}`, transitive: false },
-      ...index.code.build,
+      CODE_INPUT.build,
       { env: ENV.stagingRepo },
       { env: builderEnv(builderKey) },
       { env: ENV.dryRun },
@@ -136,7 +139,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
   };
 }
 
-function publishTarget(image: Image, index: PlanIndex, options: PluginOptions): TargetConfiguration {
+function publishTarget(image: Image, options: PluginOptions): TargetConfiguration {
   const arches = image.builds.map((b) => b.arch);
   const builds: TargetDependencyConfig[] =
     image.kind === "windows-all"
@@ -160,7 +163,7 @@ function publishTarget(image: Image, index: PlanIndex, options: PluginOptions): 
       { dependentTasksOutputFiles: "**/render/manifests.json", transitive: false },
       // The records of the builds it joins (not how they ran: a reused build is the same build).
       ...(image.kind === "windows-all" ? ["amd64"] : arches).map((arch): Input => ({ dependentTasksOutputFiles: `**/${buildRecordFile(arch)}`, transitive: false })),
-      ...index.code.publish,
+      CODE_INPUT.publish,
       { env: ENV.stagingRepo },
       { env: ENV.publicRepo },
       { env: ENV.dryRun },
@@ -175,7 +178,7 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
   const targets: Record<string, TargetConfiguration> = {};
   targets.render = renderTarget(image, index, options);
   for (const build of image.builds) targets[`build-${build.arch}`] = buildTarget(image, build, index, options);
-  targets.publish = publishTarget(image, index, options);
+  targets.publish = publishTarget(image, options);
   return {
     name: image.name,
     // A root of its own that need not exist on disk; every input above is workspace-relative.
@@ -183,6 +186,8 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
     projectType: "application",
     tags: [`kind:${image.kind}`, `distro:${image.distro}`, ...image.builds.map((b) => `arch:${b.arch}`)],
     implicitDependencies: [...image.dependsOn],
+    // Each executor's code, named once per project rather than copied into each of its targets.
+    namedInputs: { [CODE_INPUT.render]: [...index.code.render], [CODE_INPUT.build]: [...index.code.build], [CODE_INPUT.publish]: [...index.code.publish] },
     targets,
     metadata: {
       description: describe(image),
