@@ -53,6 +53,59 @@ describe.each(ENTRY_POINTS)("$file", ({ file, option, bad }) => {
   });
 });
 
+/**
+ * Every npm script of package.json, as a user runs it. Scripts whose flags are another
+ * tool's (which answers --help itself) and scripts that take no flags are listed here,
+ * the one place; every other script, a new one included, must answer --help, refuse a
+ * bad flag in one line with exit 2, and survive `| head`.
+ */
+const FLAGS_OF_ANOTHER_TOOL: Readonly<Record<string, string>> = { test: "vitest", "test:unit": "vitest", typecheck: "tsc" };
+const NO_FLAGS: readonly string[] = ["test:ci"];
+const SCRIPTS = Object.keys((JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
+const OURS = SCRIPTS.filter((name) => !(name in FLAGS_OF_ANOTHER_TOOL) && !NO_FLAGS.includes(name));
+
+const npmRun = async (script: string, args: readonly string[], pipe = "") => {
+  const line = `set -o pipefail; npm run -s ${script} -- ${args.join(" ")}${pipe}`;
+  const result = await execa("bash", ["-c", line], { cwd: PROJECT_ROOT, reject: false });
+  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+};
+
+describe("every npm script", () => {
+  it("is one of ours, or listed as taking another tool's flags or none", () => {
+    expect(OURS.length).toBeGreaterThan(10);
+    for (const name of [...Object.keys(FLAGS_OF_ANOTHER_TOOL), ...NO_FLAGS]) expect(SCRIPTS, `${name} is listed but not a script`).toContain(name);
+  });
+
+  describe.each(OURS)("npm run %s", (script) => {
+    it("answers --help with its usage, and survives | head", async () => {
+      const result = await npmRun(script, ["--help"]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^usage: /m);
+      expect(result.stdout).toContain(`npm run`);
+      expect(result.stderr).toBe("");
+      const piped = await npmRun(script, ["--help"], " | head -n 1");
+      expect(piped.exitCode, piped.stderr).toBe(0);
+      expect(piped.stdout.split("\n")).toHaveLength(1);
+      expect(piped.stderr).toBe("");
+    });
+
+    it("refuses an unknown flag in one line naming it, exit 2, before doing anything", async () => {
+      const result = await npmRun(script, ["--frobnicate"]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/unknown option .*--frobnicate/i)]);
+      expect(result.stdout).toBe("");
+    });
+  });
+
+  describe.each(Object.entries(FLAGS_OF_ANOTHER_TOOL))("npm run %s", (script, tool) => {
+    it(`passes --help to ${tool}`, async () => {
+      const result = await npmRun(script, ["--help"]);
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout.toLowerCase()).toContain(tool);
+    });
+  });
+});
+
 describe("plan", () => {
   const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
 
