@@ -11,6 +11,7 @@ import { loadMatrix } from "../libs/matrix/src";
 import { makePlan, printReference } from "../libs/plan/src";
 import { UPSTREAM_REPOSITORIES } from "../libs/tags/src";
 import { parseCommandLine } from "./cli";
+import { workspacePluginOptions } from "./nx-plugin/src/config";
 import { PROJECT_ROOT } from "./testing/workspace";
 
 async function run(file: string, args: readonly string[]) {
@@ -124,8 +125,8 @@ describe("plan", () => {
     expect(rows.get("total")).toMatch(new RegExp(`\\s${totals.join("\\s+")}$`));
   });
 
-  it("prints every Dockerfile with --format=dockerfiles: the committed plan, byte for byte", async () => {
-    const result = await run("tools/plan.ts", ["--format=dockerfiles"]);
+  it("prints every Dockerfile with --format=dockerfiles: with upstream's repositories, the committed plan, byte for byte", async () => {
+    const result = await run("tools/plan.ts", ["--format=dockerfiles", `--staging=${UPSTREAM_REPOSITORIES.staging}`, `--public=${UPSTREAM_REPOSITORIES.public}`]);
     expect(result.stdout + "\n" === readFileSync(join(PROJECT_ROOT, "images/builds.expected"), "utf8")).toBe(true);
   });
 
@@ -133,6 +134,15 @@ describe("plan", () => {
     const result = await run("tools/plan.ts", ["--format", "reference"]);
     const reference = printReference(makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "branch" }));
     expect(result.stdout + "\n" === reference).toBe(true);
+  });
+
+  it("plans for the pipeline's repositories by default (the plugin's options in nx.json), and says so in --help", async () => {
+    const { stagingRepo, publicRepo } = workspacePluginOptions(PROJECT_ROOT);
+    const help = (await run("tools/plan.ts", ["--help"])).stdout;
+    expect(help).toMatch(new RegExp(`^  --staging=.*${stagingRepo}`, "m"));
+    expect(help).toMatch(new RegExp(`^  --public=.*${publicRepo}`, "m"));
+    const images = JSON.parse((await run("tools/plan.ts", ["--format=json"])).stdout) as { manifests: { tag: string }[] }[];
+    expect(images[0]?.manifests[0]?.tag.startsWith(`${publicRepo}:`)).toBe(true);
   });
 
   it("npm run plan:update writes exactly the committed images/builds.expected", async () => {

@@ -3,6 +3,8 @@
  * overrides applied where the work happens. Secrets are never options: only
  * the path of a password file is.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 import { repositoryProblem } from "../../../libs/docker/src/reference";
 import { ARCHES } from "../../../libs/ocaml/src";
@@ -85,6 +87,28 @@ export function parsePluginOptions(raw: unknown): PluginOptions {
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `nx.json: plugins[ocaml-base-images].options.${i.path.map(String).join(".")}: ${i.message}`);
   throw new Error(lines.join("\n"));
+}
+
+/** How nx.json names this plugin. */
+export const PLUGIN_PATH = "./tools/nx-plugin/plugin.js";
+
+/**
+ * The plugin's options as the workspace at `root` declares them in nx.json (none: the
+ * defaults), checked and with defaults applied: what the graph is made with, for commands
+ * outside Nx (plan).
+ */
+export function workspacePluginOptions(root: string): PluginOptions {
+  const file = join(root, "nx.json");
+  let nxJson: { plugins?: (string | { plugin: string; options?: unknown })[] };
+  try {
+    nxJson = JSON.parse(readFileSync(file, "utf8")) as typeof nxJson;
+  } catch (e) {
+    // No nx.json (an images/ folder alone): the plugin's defaults.
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return parsePluginOptions(undefined);
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  const entry = nxJson.plugins?.find((p) => (typeof p === "string" ? p : p.plugin) === PLUGIN_PATH);
+  return parsePluginOptions(typeof entry === "object" ? entry.options : undefined);
 }
 
 export const DEFAULT_REBUILD_PERIOD_DAYS = 7;
