@@ -5,7 +5,7 @@
  * as one file (a quarter of the time of loading them module by module).
  *
  * The bundle is keyed on the content of every source it can contain (every
- * non-test .ts file under libs/ and tools/nx-plugin/src/), the versions of
+ * non-test .ts and .js file under libs/ and tools/nx-plugin/src/), the versions of
  * what it bundles and this file, and lives under
  * node_modules/.cache/ocaml-base-images/<key>/. It is never stale: an edit
  * makes a new key, and the first nx command after it builds the new bundle
@@ -54,7 +54,7 @@ function sources(dir, into) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) sources(path, into);
-    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts")) into.push(path);
+    else if (/\.[jt]s$/.test(entry.name) && !/\.test\.[jt]s$/.test(entry.name)) into.push(path);
   }
   return into;
 }

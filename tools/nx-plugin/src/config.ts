@@ -9,6 +9,7 @@ import { z } from "zod";
 import { repositoryProblem } from "../../../libs/docker/src/reference";
 import { ARCHES } from "../../../libs/ocaml/src";
 import { BUILDER_KEYS, buildersSchema, OSES } from "./builders";
+import { NOW_ENV } from "./rebuild-period.js";
 
 /** An image repository (no tag), as libs/docker/src/reference.ts defines one. */
 const repository = z.string().superRefine((text, ctx) => {
@@ -63,7 +64,12 @@ export const pluginOptionsSchema = z
 
 export type PluginOptions = z.output<typeof pluginOptionsSchema>;
 
-/** Environment variables that override the options when a task runs (and so are task inputs). */
+/**
+ * Every environment variable the plugin and executors read, in one table (settings.ts reads
+ * them). The first six override options when a task runs, and so are task inputs; `now`
+ * stands in for the clock and reaches the builds' hash through the rebuild period; how a
+ * run is paced and retried changes nothing it makes. Builders: builderEnv below.
+ */
 export const ENV = {
   stagingRepo: "OBI_STAGING_REPO",
   publicRepo: "OBI_PUBLIC_REPO",
@@ -71,6 +77,11 @@ export const ENV = {
   passwordFile: "OBI_REGISTRY_PASSWORD_FILE",
   server: "OBI_REGISTRY_SERVER",
   dryRun: "OBI_DRY_RUN",
+  now: NOW_ENV,
+  parallel: "OBI_PARALLEL",
+  retries: "OBI_REGISTRY_RETRIES",
+  retrySeconds: "OBI_REGISTRY_RETRY_SECONDS",
+  timeoutSeconds: "OBI_REGISTRY_TIMEOUT_SECONDS",
 } as const;
 
 /** Where the targets write, per image: `<this>/<image>/render/`, `build-<arch>.json`, `publish.json`. */
@@ -88,6 +99,9 @@ export function parsePluginOptions(raw: unknown): PluginOptions {
   const lines = result.error.issues.map((i) => `nx.json: plugins[ocaml-base-images].options.${i.path.map(String).join(".")}: ${i.message}`);
   throw new Error(lines.join("\n"));
 }
+
+/** The rebuild period's one implementation, as a script node runs from the workspace root. */
+const REBUILD_PERIOD_SCRIPT = "tools/nx-plugin/src/rebuild-period.js";
 
 /** How nx.json names this plugin. */
 export const PLUGIN_PATH = "./tools/nx-plugin/plugin.js";
@@ -112,13 +126,10 @@ export function workspacePluginOptions(root: string): PluginOptions {
 }
 
 export const DEFAULT_REBUILD_PERIOD_DAYS = 7;
-const DAY_MS = 86_400_000;
-
 /**
- * The same computation as a shell command, for Nx's `runtime` input: Nx runs it
- * once per run and hashes its output into every build task.
+ * The builds' rebuild period as Nx's `runtime` input: Nx runs it once per run and hashes its
+ * output into every build task. It runs the function the build id is made with (rebuild-period.js).
  */
 export function rebuildPeriodCommand(days: number): string {
-  if (days <= 0) return "echo none";
-  return `node -e "const n=process.env.OBI_NOW?Date.parse(process.env.OBI_NOW):Date.now();console.log('${days}d#'+Math.floor(n/(${days}*${DAY_MS})))"`;
+  return `node ${REBUILD_PERIOD_SCRIPT} ${days}`;
 }
