@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { makeStatus, renderPage, type StatusDocument } from "../libs/status/src";
 import { currentStatus, readRecords, statusSource } from "../tools/nx-plugin/src/executors/status";
+import { statusOptionsSchema } from "../tools/nx-plugin/src/executors/options";
 import { writeWhole } from "../tools/nx-plugin/src/executors/shared";
 import { launchChromium } from "../tools/testing/browser";
 import { readCommandLine } from "../tools/cli";
@@ -31,7 +32,7 @@ const runs = values.runs;
 const paints = values.paints;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const ROOT = process.cwd();
-const options = { stagingRepo: "localhost:5000/opam-staging", publicRepo: "localhost:5000/opam" };
+const options = statusOptionsSchema.parse({ stagingRepo: "localhost:5000/opam-staging", publicRepo: "localhost:5000/opam" });
 
 /** A workspace root whose images/ is this one's and whose dist/ holds the given records. */
 function workspaceWith(records: Records | undefined): string {

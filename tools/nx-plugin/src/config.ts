@@ -17,53 +17,6 @@ const repository = z.string().superRefine((text, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is ${problem}` });
 });
 
-export const pluginOptionsSchema = z
-  .object({
-    /** Where per-arch builds are pushed. */
-    stagingRepo: repository.default("localhost:5000/opam-staging"),
-    /** Where multi-arch manifests are published. */
-    publicRepo: repository.default("localhost:5000/opam"),
-    /**
-     * Where each arch's builds run, and Windows builds (`windows`): a buildx builder's name,
-     * or `{ kind: "buildx" | "context", name }`, `{ kind: "ssh", host, keyFile, knownHostsFile }`,
-     * `{ kind: "tls", host, caFile, certFile, keyFile }`, each with `slots`. An arch not named
-     * uses the default builder; Windows builds need one named.
-     */
-    builders: buildersSchema.default({}),
-    /** What this site builds: the OSes and arches (default: everything). The rest is left out of the plan. */
-    site: z
-      .strictObject({
-        os: z.array(z.enum(OSES)).min(1).default([...OSES]),
-        arches: z.array(z.enum(ARCHES)).min(1).default([...ARCHES]),
-      })
-      .default({ os: [...OSES], arches: [...ARCHES] }),
-    registry: z
-      .object({
-        /** The registry to log in to; default: the host part of the staging repository. */
-        server: z.string().min(1).optional(),
-        username: z.string().min(1).optional(),
-        /** A file holding the password (like upstream's /run/secrets/ocurrent-hub). */
-        passwordFile: z.string().min(1).optional(),
-      })
-      .strict()
-      .default({}),
-    /** Print the docker commands instead of running them. */
-    dryRun: z.boolean().default(false),
-    /**
-     * Build without the Dockerfiles' `# syntax=docker/dockerfile:1` line, using BuildKit's
-     * built-in frontend: for builders that cannot pull the frontend image (no Docker Hub).
-     */
-    builtinFrontend: z.boolean().default(false),
-    /**
-     * Rebuild every image once per this many days even when nothing changed, to pick
-     * up distro security updates (upstream rebuilds weekly). 0 turns it off.
-     */
-    rebuildPeriodDays: z.number().int().min(0).default(7),
-  })
-  .strict();
-
-export type PluginOptions = z.output<typeof pluginOptionsSchema>;
-
 /**
  * Every environment variable the plugin and executors read, in one table (settings.ts reads
  * them). The first six override options when a task runs, and so are task inputs; `now`
@@ -83,6 +36,53 @@ export const ENV = {
   retrySeconds: "OBI_REGISTRY_RETRY_SECONDS",
   timeoutSeconds: "OBI_REGISTRY_TIMEOUT_SECONDS",
 } as const;
+
+export const pluginOptionsSchema = z
+  .object({
+    stagingRepo: repository
+      .default("localhost:5000/opam-staging")
+      .describe(`The repository per-arch builds are pushed to, e.g. localhost:5000/opam-staging (${ENV.stagingRepo} overrides it).`),
+    publicRepo: repository
+      .default("localhost:5000/opam")
+      .describe(`The repository multi-arch manifests are published to, e.g. localhost:5000/opam (${ENV.publicRepo} overrides it).`),
+    /**
+     * Where each arch's builds run, and Windows builds (`windows`): a buildx builder's name,
+     * or `{ kind: "buildx" | "context", name }`, `{ kind: "ssh", host, keyFile, knownHostsFile }`,
+     * `{ kind: "tls", host, caFile, certFile, keyFile }`, each with `slots`. An arch not named
+     * uses the default builder; Windows builds need one named.
+     */
+    builders: buildersSchema.default({}),
+    site: z
+      .strictObject({
+        os: z.array(z.enum(OSES)).min(1).default([...OSES]).describe("The OSes this site builds."),
+        arches: z.array(z.enum(ARCHES)).min(1).default([...ARCHES]).describe("The arches this site builds."),
+      })
+      .default({ os: [...OSES], arches: [...ARCHES] })
+      .describe("What this site builds (the plugin's `site` option); the plan leaves the rest out."),
+    registry: z
+      .strictObject({
+        server: z.string().min(1).optional().describe(`The registry to log in to; default: the host of the staging repository (${ENV.server}).`),
+        username: z.string().min(1).optional().describe(`The user to log in as (${ENV.username}).`),
+        passwordFile: z.string().min(1).optional().describe(`A file holding the password; never the password itself (${ENV.passwordFile}).`),
+      })
+      .default({})
+      .describe("How to log in to the registry; without it, docker's stored credentials are used."),
+    dryRun: z.boolean().default(false).describe(`Print the docker commands instead of running them; nothing is built or pushed (${ENV.dryRun}=1).`),
+    builtinFrontend: z
+      .boolean()
+      .default(false)
+      .describe("Build without the `# syntax=` line, with BuildKit's built-in frontend (for builders that cannot pull it, without Docker Hub)."),
+    rebuildPeriodDays: z
+      .number()
+      .int()
+      .min(0)
+      .default(7)
+      .describe("Every build is redone once per this many days even when nothing changed, for distro security updates (0: never on schedule)."),
+  })
+  .strict();
+
+export type PluginOptions = z.output<typeof pluginOptionsSchema>;
+
 
 /** Where the targets write, per image: `<this>/<image>/render/`, `build-<arch>.json`, `publish.json`. */
 export const OUTPUT_DIR = "dist/images";

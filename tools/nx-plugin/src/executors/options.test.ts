@@ -4,7 +4,7 @@ import { makePlan } from "../../../../libs/plan/src";
 import { PROJECT_ROOT } from "../../../testing/workspace";
 import { currentCodeInputs } from "../../bundle.js";
 import { parseCodeInputs } from "../code-inputs";
-import { parsePluginOptions } from "../config";
+import { parsePluginOptions, pluginOptionsSchema } from "../config";
 import { imagesProject, projectsByFile } from "../nodes";
 import { EXECUTOR_OPTIONS, parseOptions, type ExecutorName } from "./options";
 
@@ -24,6 +24,19 @@ function everyTarget(pluginOptions: Record<string, unknown>): { id: string; exec
 }
 
 describe("executor options", () => {
+  it("that the plugin also has are the plugin's own schemas (one check, default and description each)", () => {
+    const plugin = pluginOptionsSchema.shape as Record<string, unknown>;
+    let shared = 0;
+    for (const [executor, schema] of Object.entries(EXECUTOR_OPTIONS)) {
+      for (const [name, option] of Object.entries(schema.shape as Record<string, unknown>)) {
+        if (!(name in plugin)) continue;
+        shared++;
+        expect(option, `${executor}.${name}`).toBe(plugin[name]);
+      }
+    }
+    expect(shared).toBeGreaterThan(10);
+  });
+
   it("accept every target's options the plugin makes, with and without registry settings", () => {
     for (const pluginOptions of [{}, { registry: { username: "u", passwordFile: "/p" }, builders: { arm64: "remote" }, dryRun: true }]) {
       const targets = everyTarget(pluginOptions);
