@@ -20,7 +20,7 @@ import { UPSTREAM_REPOSITORIES } from "../../libs/tags/src";
 import { readCommandLine } from "../cli/cli";
 import { builderKeyOf, type BuilderKey } from "../nx-plugin/src/builders";
 import { placeBuild } from "../nx-plugin/src/executors/build";
-import type { BuildOptions } from "../nx-plugin/src/executors/options";
+import { buildOptionsSchema, type BuildOptions } from "../nx-plugin/src/executors/options";
 import { Scheduler, type Order, type ScheduledTask } from "../nx-plugin/src/executors/schedule";
 
 const values = readCommandLine({
@@ -41,7 +41,7 @@ const byId = new Map(builds.map((b) => [b.id, b]));
 function optionsOf(build: Build): BuildOptions {
   const parent = build.parent === undefined ? undefined : byId.get(build.parent);
   const key = builderKeyOf(build.os, build.arch);
-  return {
+  return buildOptionsSchema.parse({
     image: build.image,
     arch: build.arch,
     os: build.os,
@@ -49,7 +49,7 @@ function optionsOf(build: Build): BuildOptions {
     ...(parent ? { parent: { image: parent.image, arch: parent.arch } } : {}),
     builder: { kind: "buildx", name: `fleet-${key}`, slots: FLEET[key] },
     stagingRepo: UPSTREAM_REPOSITORIES.staging,
-  };
+  });
 }
 
 const placed = builds.map((b) => ({ build: b, key: builderKeyOf(b.os, b.arch), placement: placeBuild(optionsOf(b)) }));

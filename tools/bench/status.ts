@@ -11,19 +11,28 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { makeStatus, renderPage, type StatusDocument } from "../../libs/status/src";
 import { currentStatus, readRecords, statusSource } from "../nx-plugin/src/executors/status";
+import { statusOptionsSchema } from "../nx-plugin/src/executors/options";
 import { writeWhole } from "../nx-plugin/src/executors/shared";
 import { launchChromium } from "../testing/browser";
+import { readCommandLine } from "../cli/cli";
 import { Records } from "../testing/status";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "20" }, paints: { type: "string", default: "5" } } });
-const runs = Math.max(1, Number(values.runs));
-const paints = Math.max(1, Number(values.paints));
+const values = readCommandLine({
+  name: "bench:status",
+  usage: "npm run bench:status [-- --runs=20 --paints=5]",
+  summary: "Times the status of the whole matrix: the model, the page, its size and its first paint in Chromium; prints medians.",
+  options: {
+    runs: { kind: "count", value: "n", default: 20, description: "how many times to make the model and the page" },
+    paints: { kind: "count", value: "n", default: 5, description: "how many first paints to measure in Chromium" },
+  },
+} as const);
+const runs = values.runs;
+const paints = values.paints;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const ROOT = process.cwd();
-const options = { stagingRepo: "localhost:5000/opam-staging", publicRepo: "localhost:5000/opam" };
+const options = statusOptionsSchema.parse({ stagingRepo: "localhost:5000/opam-staging", publicRepo: "localhost:5000/opam" });
 
 /** A workspace root whose images/ is this one's and whose dist/ holds the given records. */
 function workspaceWith(records: Records | undefined): string {

@@ -11,6 +11,7 @@ import { loadMatrix } from "../../libs/matrix/src";
 import { makePlan, printReference } from "../../libs/plan/src";
 import { UPSTREAM_REPOSITORIES } from "../../libs/tags/src";
 import { parseCommandLine } from "./cli";
+import { workspacePluginOptions } from "../nx-plugin/src/config";
 import { PROJECT_ROOT } from "../testing/workspace";
 
 async function run(file: string, args: readonly string[]) {
@@ -53,6 +54,59 @@ describe.each(ENTRY_POINTS)("$file", ({ file, option, bad }) => {
   });
 });
 
+/**
+ * Every npm script of package.json, as a user runs it. Scripts whose flags are another
+ * tool's (which answers --help itself) and scripts that take no flags are listed here,
+ * the one place; every other script, a new one included, must answer --help, refuse a
+ * bad flag in one line with exit 2, and survive `| head`.
+ */
+const FLAGS_OF_ANOTHER_TOOL: Readonly<Record<string, string>> = { test: "vitest", "test:unit": "vitest", typecheck: "tsc" };
+const NO_FLAGS: readonly string[] = ["test:ci"];
+const SCRIPTS = Object.keys((JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
+const OURS = SCRIPTS.filter((name) => !(name in FLAGS_OF_ANOTHER_TOOL) && !NO_FLAGS.includes(name));
+
+const npmRun = async (script: string, args: readonly string[], pipe = "") => {
+  const line = `set -o pipefail; npm run -s ${script} -- ${args.join(" ")}${pipe}`;
+  const result = await execa("bash", ["-c", line], { cwd: PROJECT_ROOT, reject: false });
+  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+};
+
+describe("every npm script", () => {
+  it("is one of ours, or listed as taking another tool's flags or none", () => {
+    expect(OURS.length).toBeGreaterThan(10);
+    for (const name of [...Object.keys(FLAGS_OF_ANOTHER_TOOL), ...NO_FLAGS]) expect(SCRIPTS, `${name} is listed but not a script`).toContain(name);
+  });
+
+  describe.each(OURS)("npm run %s", (script) => {
+    it("answers --help with its usage, and survives | head", async () => {
+      const result = await npmRun(script, ["--help"]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^usage: /m);
+      expect(result.stdout).toContain(`npm run`);
+      expect(result.stderr).toBe("");
+      const piped = await npmRun(script, ["--help"], " | head -n 1");
+      expect(piped.exitCode, piped.stderr).toBe(0);
+      expect(piped.stdout.split("\n")).toHaveLength(1);
+      expect(piped.stderr).toBe("");
+    });
+
+    it("refuses an unknown flag in one line naming it, exit 2, before doing anything", async () => {
+      const result = await npmRun(script, ["--frobnicate"]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/unknown option .*--frobnicate/i)]);
+      expect(result.stdout).toBe("");
+    });
+  });
+
+  describe.each(Object.entries(FLAGS_OF_ANOTHER_TOOL))("npm run %s", (script, tool) => {
+    it(`passes --help to ${tool}`, async () => {
+      const result = await npmRun(script, ["--help"]);
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout.toLowerCase()).toContain(tool);
+    });
+  });
+});
+
 describe("plan", () => {
   const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
 
@@ -71,8 +125,8 @@ describe("plan", () => {
     expect(rows.get("total")).toMatch(new RegExp(`\\s${totals.join("\\s+")}$`));
   });
 
-  it("prints every Dockerfile with --format=dockerfiles: the committed plan, byte for byte", async () => {
-    const result = await run("tools/cli/plan.ts", ["--format=dockerfiles"]);
+  it("prints every Dockerfile with --format=dockerfiles: with upstream's repositories, the committed plan, byte for byte", async () => {
+    const result = await run("tools/cli/plan.ts", ["--format=dockerfiles", `--staging=${UPSTREAM_REPOSITORIES.staging}`, `--public=${UPSTREAM_REPOSITORIES.public}`]);
     expect(result.stdout + "\n" === readFileSync(join(PROJECT_ROOT, "images/builds.expected"), "utf8")).toBe(true);
   });
 
@@ -80,6 +134,15 @@ describe("plan", () => {
     const result = await run("tools/cli/plan.ts", ["--format", "reference"]);
     const reference = printReference(makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "branch" }));
     expect(result.stdout + "\n" === reference).toBe(true);
+  });
+
+  it("plans for the pipeline's repositories by default (the plugin's options in nx.json), and says so in --help", async () => {
+    const { stagingRepo, publicRepo } = workspacePluginOptions(PROJECT_ROOT);
+    const help = (await run("tools/cli/plan.ts", ["--help"])).stdout;
+    expect(help).toMatch(new RegExp(`^  --staging=.*${stagingRepo}`, "m"));
+    expect(help).toMatch(new RegExp(`^  --public=.*${publicRepo}`, "m"));
+    const images = JSON.parse((await run("tools/cli/plan.ts", ["--format=json"])).stdout) as { manifests: { tag: string }[] }[];
+    expect(images[0]?.manifests[0]?.tag.startsWith(`${publicRepo}:`)).toBe(true);
   });
 
   it("npm run plan:update writes exactly the committed images/builds.expected", async () => {

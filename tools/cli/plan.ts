@@ -13,7 +13,21 @@ import { repositoryProblem } from "../../libs/docker/src/reference";
 import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../../libs/matrix/src";
 import { committedPlan, makePlan, printReference, printSummary, type Plan } from "../../libs/plan/src";
 import { UPSTREAM_REPOSITORIES, type Repositories } from "../../libs/tags/src";
+import { workspacePluginOptions } from "../nx-plugin/src/config";
+import { resolveRepositories } from "../nx-plugin/src/settings";
 import { readCommandLine } from "./cli";
+
+/** The repositories the workspace's pipeline builds for: the plugin's options in nx.json, then OBI_STAGING_REPO and OBI_PUBLIC_REPO. */
+const pipelineRepositories = (root: string): Repositories => resolveRepositories(workspacePluginOptions(root));
+
+/** For the help: the repositories of the workspace in the current directory, if it is one. */
+const shownDefaults = ((): Partial<Repositories> => {
+  try {
+    return pipelineRepositories(process.cwd());
+  } catch {
+    return {};
+  }
+})();
 
 const FORMATS = ["summary", "dockerfiles", "reference", "json"] as const;
 
@@ -36,16 +50,16 @@ export const PLAN_CLI = {
       kind: "string",
       value: "repo",
       check: repositoryProblem,
-      description: `the staging repository (default: ${UPSTREAM_REPOSITORIES.staging}; not with reference)`,
+      description: `the staging repository (default: the pipeline's, from nx.json and OBI_STAGING_REPO${shownDefaults.staging ? `: ${shownDefaults.staging}` : ""}; not with reference)`,
     },
     public: {
       kind: "string",
       value: "repo",
       check: repositoryProblem,
-      description: `the public repository (default: ${UPSTREAM_REPOSITORIES.public}; not with reference)`,
+      description: `the public repository (default: the pipeline's, from nx.json and OBI_PUBLIC_REPO${shownDefaults.public ? `: ${shownDefaults.public}` : ""}; not with reference)`,
     },
     write: { kind: "string", value: "file", description: "write to this file (relative to the root) instead of stdout" },
-    update: { kind: "flag", description: "rewrite the committed plan, images/builds.expected, in the dockerfiles format" },
+    update: { kind: "flag", description: "rewrite the committed plan, images/builds.expected, in the dockerfiles format with upstream's repositories" },
   },
 } as const;
 
@@ -59,20 +73,24 @@ function main(): number {
   // --update: the committed plan, in the dockerfiles format, where the layout keeps it.
   const format = values.update ? "dockerfiles" : values.format;
   // The reference format reproduces the upstream dump: upstream repositories and branch names for pins.
-  const repositories: Repositories =
-    format === "reference"
-      ? UPSTREAM_REPOSITORIES
-      : {
-          staging: values.staging ?? UPSTREAM_REPOSITORIES.staging,
-          public: values.public ?? UPSTREAM_REPOSITORIES.public,
-        };
   let plan: Plan;
   try {
     const matrix = loadMatrix(root);
-    // --update writes the committed plan, made as the Nx generators make it.
-    plan = values.update ? committedPlan(matrix) : makePlan(matrix, { repositories, pins: format === "reference" ? "branch" : "commit" });
+    if (values.update) {
+      // --update writes the committed plan, made as the Nx generators make it (upstream's repositories).
+      plan = committedPlan(matrix);
+    } else {
+      // The reference format reproduces the upstream dump: it names upstream's repositories.
+      const upstream = format === "reference";
+      const pipeline = upstream || (values.staging && values.public) ? undefined : pipelineRepositories(root);
+      const repositories: Repositories = upstream
+        ? UPSTREAM_REPOSITORIES
+        : { staging: values.staging ?? pipeline?.staging ?? "", public: values.public ?? pipeline?.public ?? "" };
+      plan = makePlan(matrix, { repositories, pins: format === "reference" ? "branch" : "commit" });
+    }
   } catch (e) {
-    if (e instanceof MatrixError) {
+    // A broken images/ file, or plugin option in nx.json: its lines, each naming the file and field.
+    if (e instanceof MatrixError || (e instanceof Error && /nx\.json/.test(e.message))) {
       process.stderr.write(`${e.message}\n`);
       return 1;
     }

@@ -164,8 +164,9 @@ function writeMatrix(ws: Workspace, fixture: Fixture): void {
  */
 export function createWorkspace(opts: { fixture?: Fixture; pluginOptions?: Record<string, unknown> } = {}): Workspace {
   const ws = new Workspace(mkdtempSync(join(tmpdir(), "obi-ws-")));
-  // .env: Nx reads it at start (it turns plugin isolation off; see the README).
-  for (const part of ["package.json", "tsconfig.base.json", ".env", "libs", "tools"]) {
+  // .env: Nx reads it at start (it turns plugin isolation off; see the README). The lockfile: the
+  // packages a target's externalDependencies name are the graph's npm nodes, made from it.
+  for (const part of ["package.json", "package-lock.json", "tsconfig.base.json", ".env", "libs", "tools"]) {
     cpSync(join(PROJECT_ROOT, part), ws.path(part), { recursive: true });
   }
   symlinkSync(join(PROJECT_ROOT, "node_modules"), ws.path("node_modules"));

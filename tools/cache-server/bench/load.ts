@@ -16,7 +16,7 @@ import { Agent, request } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { readCommandLine } from "../../cli/cli";
 import { cacheHits, createWorkspace, smallFixture, type Workspace } from "../../testing/workspace";
 import { nxArtifact } from "../src/testing/artifacts";
 import { mib, percentile, startServerProcess, type ServerProcess } from "./server-process";
@@ -104,18 +104,21 @@ async function nxPhase(server: ServerProcess, workspaces: readonly Workspace[], 
 }
 
 async function main() {
-  const { values } = parseArgs({
+  const values = readCommandLine({
+    name: "bench:cache-server-load",
+    usage: "npm run bench:cache-server-load [-- --clients=16 --artifacts=50 --size=262144 --workspaces=4]",
+    summary: "Loads the remote cache server with concurrent clients and real nx runs; prints throughput, latencies and memory.",
     options: {
-      clients: { type: "string", default: "16" },
-      artifacts: { type: "string", default: "50" },
-      size: { type: "string", default: String(256 * 1024) },
-      workspaces: { type: "string", default: "4" },
+      clients: { kind: "count", value: "n", default: 16, description: "concurrent clients storing and reading artifacts" },
+      artifacts: { kind: "count", value: "n", default: 50, description: "artifacts per client" },
+      size: { kind: "count", value: "bytes", default: 256 * 1024, description: "size of each artifact" },
+      workspaces: { kind: "count", value: "n", default: 4, description: "nx workspaces storing and replaying through the server" },
     },
-  });
-  const clients = Number(values.clients);
-  const perClient = Number(values.artifacts);
-  const size = Number(values.size);
-  const workspaceCount = Number(values.workspaces);
+  } as const);
+  const clients = values.clients;
+  const perClient = values.artifacts;
+  const size = values.size;
+  const workspaceCount = values.workspaces;
 
   const server = await startServerProcess(100 * 1024 * 1024);
   const workspaces: Workspace[] = [];

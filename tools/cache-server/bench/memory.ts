@@ -14,8 +14,8 @@ import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from "
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { nxArtifact, writeLargeArtifact } from "../src/testing/artifacts";
+import { readCommandLine } from "../../cli/cli";
 import { mib, startServerProcess } from "./server-process";
 
 const TARGET_BYTES = 64 * 1024 * 1024;
@@ -36,9 +36,17 @@ function upload(url: string, token: string, hash: string, file: string): Promise
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { uploads: { type: "string", default: "40" }, "max-bytes": { type: "string", default: String(100 * 1024 * 1024) } } });
-  const uploads = Number(values.uploads);
-  const maxBytes = Number(values["max-bytes"]);
+  const values = readCommandLine({
+    name: "bench:cache-server",
+    usage: "npm run bench:cache-server [-- --uploads=40 --max-bytes=104857600]",
+    summary: "Measures the remote cache server's memory while it stores and serves artifacts as large as it accepts.",
+    options: {
+      uploads: { kind: "count", value: "n", default: 40, description: "how many uploads and reads of the largest artifact" },
+      "max-bytes": { kind: "count", value: "bytes", default: 100 * 1024 * 1024, description: "the largest artifact the server accepts, and the size uploaded" },
+    },
+  } as const);
+  const uploads = values.uploads;
+  const maxBytes = values["max-bytes"];
   const work = mkdtempSync(join(tmpdir(), "obi-cache-bench-artifact-"));
   const file = join(work, "artifact.tar.gz");
   await writeLargeArtifact(file, maxBytes);

@@ -7,35 +7,15 @@ import type { ProjectConfiguration, TargetConfiguration, TargetDependencyConfig 
 import { IMAGES_LAYOUT } from "../../../libs/matrix/src/layout";
 import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
 import { builderKeyOf, normalizeBuilder } from "./builders";
+import { codeInputsOf, type CachedExecutor, type CodeInputs } from "./code-inputs";
 import { NX_PATHS } from "../../../libs/records/src/layout";
 import { builderEnv, ENV, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
 const EXECUTORS = "./tools/nx-plugin";
-const PLUGIN_SOURCE = "{workspaceRoot}/tools/nx-plugin/src";
 
-/** Everything that decides a Dockerfile's text: the planning libraries (not their tests). */
-const PLAN_CODE = [
-  ...["dockerfile", "ocaml", "distros", "tags", "plan", "matrix", "records"].map((lib) => `{workspaceRoot}/libs/${lib}/src/**/*.ts`),
-  // Image references (the tags the plan names, the repositories the matrix checks) are the reference module's.
-  "{workspaceRoot}/libs/docker/src/reference.ts",
-  "!{workspaceRoot}/libs/**/*.test.ts",
-];
-/** Everything that decides how a build or push runs: the docker edge and the executors. */
-const DOCKER_CODE = [
-  "{workspaceRoot}/libs/docker/src/**/*.ts",
-  // The layout and schemas of dist/, and the build id.
-  "{workspaceRoot}/libs/records/src/**/*.ts",
-  "!{workspaceRoot}/libs/**/*.test.ts",
-  `${PLUGIN_SOURCE}/config.ts`,
-  `${PLUGIN_SOURCE}/settings.ts`,
-  `${PLUGIN_SOURCE}/executors/shared.ts`,
-  `${PLUGIN_SOURCE}/executors/batch.ts`,
-  `${PLUGIN_SOURCE}/executors/options.ts`,
-  `${PLUGIN_SOURCE}/executors/records.ts`,
-  // How the executors are loaded: the bundler and its entry points.
-  "{workspaceRoot}/tools/nx-plugin/bundle.js",
-];
+/** The named input (in each image project) that holds an executor's code inputs. */
+export const CODE_INPUT = { render: "render-code", build: "build-code", publish: "publish-code" } as const satisfies Record<CachedExecutor, string>;
 
 /** A dry run's records go elsewhere (libs/records/src/layout.ts); a task's options say `dryRun` only when it is one. */
 const dryRunOption = (options: PluginOptions) => (options.dryRun ? { dryRun: true } : {});
@@ -89,8 +69,7 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
     options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site },
     inputs: [
       ...dataInputs(image, index),
-      ...PLAN_CODE,
-      `${PLUGIN_SOURCE}/executors/render.ts`,
+      CODE_INPUT.render,
       { env: ENV.stagingRepo },
       { env: ENV.publicRepo },
     ],
@@ -100,19 +79,21 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
   };
 }
 
-/** Lookups over the whole plan, made once per graph computation. */
+/** Lookups over the whole plan, and each executor's code inputs, made once per graph computation. */
 interface PlanIndex {
   readonly plan: Plan;
   readonly buildById: ReadonlyMap<string, Build>;
   readonly distroOf: ReadonlyMap<string, string>;
+  readonly code: Readonly<Record<CachedExecutor, readonly Input[]>>;
 }
 
-function indexPlan(plan: Plan): PlanIndex {
+function indexPlan(plan: Plan, code: CodeInputs): PlanIndex {
   const builds = plan.images.flatMap((i) => i.builds);
   return {
     plan,
     buildById: new Map(builds.map((b) => [b.id, b])),
     distroOf: new Map(plan.images.map((i) => [i.name, i.distro])),
+    code: { render: codeInputsOf(code.render), build: codeInputsOf(code.build), publish: codeInputsOf(code.publish) },
   };
 }
 
@@ -141,13 +122,12 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       rebuildPeriodDays: options.rebuildPeriodDays,
     },
     // A build is decided by its own Dockerfile and context (not the other arches' nor
-    // the image's tags), its parent's record, the builder and our docker code; nothing else.
+    // the image's tags), its parent's record, the builder and the build executor's code; nothing else.
     inputs: [
       { dependentTasksOutputFiles: NX_PATHS.dockerfileOf(arch), transitive: false },
       { dependentTasksOutputFiles: NX_PATHS.context, transitive: false },
       { dependentTasksOutputFiles: NX_PATHS.buildRecordOf(arch), transitive: false },
-      ...DOCKER_CODE,
-      `${PLUGIN_SOURCE}/executors/build.ts`,
+      CODE_INPUT.build,
       { env: ENV.stagingRepo },
       { env: builderEnv(builderKey) },
       { env: ENV.dryRun },
@@ -184,8 +164,7 @@ function publishTarget(image: Image, options: PluginOptions): TargetConfiguratio
       { dependentTasksOutputFiles: NX_PATHS.manifests, transitive: false },
       // The records of the builds it joins (not how they ran: a reused build is the same build).
       ...(image.kind === "windows-all" ? ["amd64"] : arches).map((arch): Input => ({ dependentTasksOutputFiles: NX_PATHS.buildRecordOf(arch), transitive: false })),
-      ...DOCKER_CODE,
-      `${PLUGIN_SOURCE}/executors/publish.ts`,
+      CODE_INPUT.publish,
       { env: ENV.stagingRepo },
       { env: ENV.publicRepo },
       { env: ENV.dryRun },
@@ -208,6 +187,8 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
     projectType: "application",
     tags: [`kind:${image.kind}`, `distro:${image.distro}`, ...image.builds.map((b) => `arch:${b.arch}`)],
     implicitDependencies: [...image.dependsOn],
+    // Each executor's code, named once per project rather than copied into each of its targets.
+    namedInputs: { [CODE_INPUT.render]: [...index.code.render], [CODE_INPUT.build]: [...index.code.build], [CODE_INPUT.publish]: [...index.code.publish] },
     targets,
     metadata: {
       description: describe(image),
@@ -237,9 +218,9 @@ function describe(image: Image): string {
  * image.json; the archive to the default distro's; multi-distro manifests to
  * their newest part's.
  */
-export function projectsByFile(plan: Plan, options: PluginOptions): Map<string, Record<string, ProjectConfiguration>> {
+export function projectsByFile(plan: Plan, options: PluginOptions, code: CodeInputs): Map<string, Record<string, ProjectConfiguration>> {
   const byFile = new Map<string, Record<string, ProjectConfiguration>>();
-  const index = indexPlan(plan);
+  const index = indexPlan(plan, code);
   for (const image of plan.images) {
     const owner = image.kind === "windows-all" ? (index.distroOf.get(image.dependsOn[0] ?? "") ?? image.distro) : image.distro;
     const file = IMAGES_LAYOUT.distroFile(owner);

@@ -9,6 +9,7 @@ import type { Arch } from "../../../libs/ocaml/src";
 import type { Repositories } from "../../../libs/tags/src";
 import { builderKeyOf, builderObjectSchema, normalizeBuilder, type BuilderKey, type BuilderOption } from "./builders";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, ENV } from "./config";
+import { rebuildPeriod as periodOf } from "./rebuild-period.js";
 
 type Env = NodeJS.ProcessEnv;
 
@@ -36,23 +37,18 @@ export function resolveRepositories(options: { readonly stagingRepo: string; rea
   return { staging: repositoryOption(options.stagingRepo, ENV.stagingRepo, env).text, public: repositoryOption(options.publicRepo, ENV.publicRepo, env).text };
 }
 
-const DAY_MS = 86_400_000;
-
 /**
- * The rebuild period a moment falls in (periods count from the Unix epoch), as
- * a label; OBI_NOW (an ISO date) stands in for the clock. Part of every build's id,
- * and the same computation Nx runs as the builds' runtime input (config.ts).
+ * The rebuild period a moment falls in, as a label; OBI_NOW (an ISO date) stands in for the
+ * clock. Part of every build's id; Nx runs the same function as the builds' runtime input.
  */
 export function rebuildPeriod(days: number, env: Env = process.env): string {
-  if (days <= 0) return "none";
-  const now = env.OBI_NOW ? Date.parse(env.OBI_NOW) : Date.now();
-  if (Number.isNaN(now)) throw new Error(`OBI_NOW is not a date: ${env.OBI_NOW}`);
-  return `${days}d#${Math.floor(now / (days * DAY_MS))}`;
+  return periodOf(days, env);
 }
 
 /** How many tasks of a batch run at once: OBI_PARALLEL, else NX_PARALLEL, else Nx's default of 3. */
 export function batchParallelism(env: Env = process.env): number {
-  const [name, value] = env.OBI_PARALLEL ? ["OBI_PARALLEL", env.OBI_PARALLEL] : env.NX_PARALLEL ? ["NX_PARALLEL", env.NX_PARALLEL] : ["", "3"];
+  const own = env[ENV.parallel];
+  const [name, value] = own ? [ENV.parallel, own] : env.NX_PARALLEL ? ["NX_PARALLEL", env.NX_PARALLEL] : ["", "3"];
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: "${value}" is not a number of tasks (a whole number from 1)`);
   return n;
@@ -65,7 +61,7 @@ export function batchParallelism(env: Env = process.env): number {
  * OBI_REGISTRY_TIMEOUT_SECONDS (one request's answer). Not task inputs: how
  * hard a run tries changes nothing it makes.
  */
-export const RETRY_ENV = { attempts: "OBI_REGISTRY_RETRIES", seconds: "OBI_REGISTRY_RETRY_SECONDS", timeout: "OBI_REGISTRY_TIMEOUT_SECONDS" } as const;
+export const RETRY_ENV = { attempts: ENV.retries, seconds: ENV.retrySeconds, timeout: ENV.timeoutSeconds } as const;
 
 export function retryPolicy(env: Env = process.env): RetryPolicy {
   const number = (name: string, min: number): number | undefined => {

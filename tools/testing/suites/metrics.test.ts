@@ -14,11 +14,12 @@ import { DIST_LAYOUT, type RunRecord } from "../../../libs/records/src";
 import { SERVICE_RUN_FILE, type ServiceRun } from "../../../libs/status/src";
 import { start } from "../../cache-server/src/main";
 import { nxArtifact } from "../../cache-server/src/testing/artifacts";
+import { parseOptions } from "../../nx-plugin/src/executors/options";
 import { serveStatus, statusSource, type StatusOptions } from "../../nx-plugin/src/executors/status";
 import { promtoolCheckMetrics, requirePrometheus, startPrometheus, type Prometheus } from "../prometheus";
 import { createWorkspace, smallFixture, type Workspace } from "../workspace";
 
-const OPTIONS: StatusOptions = { stagingRepo: "localhost:5000/opam-staging", publicRepo: "localhost:5000/opam", serve: true, host: "127.0.0.1", port: 0, rebuildPeriodDays: 7 };
+const OPTIONS: StatusOptions = parseOptions("status", { stagingRepo: "localhost:5000/opam-staging", publicRepo: "localhost:5000/opam", serve: true, host: "127.0.0.1", port: 0, rebuildPeriodDays: 7 });
 const token = randomBytes(24).toString("hex");
 const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;

@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { loadMatrix } from "../../../../libs/matrix/src";
 import { makePlan } from "../../../../libs/plan/src";
 import { PROJECT_ROOT } from "../../../testing/workspace";
-import { parsePluginOptions } from "../config";
+import { currentCodeInputs } from "../../bundle.js";
+import { parseCodeInputs } from "../code-inputs";
+import { parsePluginOptions, pluginOptionsSchema } from "../config";
 import { imagesProject, projectsByFile } from "../nodes";
 import { EXECUTOR_OPTIONS, parseOptions, type ExecutorName } from "./options";
 
@@ -10,7 +12,7 @@ import { EXECUTOR_OPTIONS, parseOptions, type ExecutorName } from "./options";
 function everyTarget(pluginOptions: Record<string, unknown>): { id: string; executor: ExecutorName; options: unknown }[] {
   const options = parsePluginOptions(pluginOptions);
   const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: { staging: options.stagingRepo, public: options.publicRepo }, pins: "commit" });
-  const projects = [...projectsByFile(plan, options).values()].flatMap((byRoot) => Object.values(byRoot));
+  const projects = [...projectsByFile(plan, options, parseCodeInputs(currentCodeInputs())).values()].flatMap((byRoot) => Object.values(byRoot));
   projects.push(imagesProject(options));
   return projects.flatMap((project) =>
     Object.entries(project.targets ?? {}).map(([name, target]) => ({
@@ -22,6 +24,19 @@ function everyTarget(pluginOptions: Record<string, unknown>): { id: string; exec
 }
 
 describe("executor options", () => {
+  it("that the plugin also has are the plugin's own schemas (one check, default and description each)", () => {
+    const plugin = pluginOptionsSchema.shape as Record<string, unknown>;
+    let shared = 0;
+    for (const [executor, schema] of Object.entries(EXECUTOR_OPTIONS)) {
+      for (const [name, option] of Object.entries(schema.shape as Record<string, unknown>)) {
+        if (!(name in plugin)) continue;
+        shared++;
+        expect(option, `${executor}.${name}`).toBe(plugin[name]);
+      }
+    }
+    expect(shared).toBeGreaterThan(10);
+  });
+
   it("accept every target's options the plugin makes, with and without registry settings", () => {
     for (const pluginOptions of [{}, { registry: { username: "u", passwordFile: "/p" }, builders: { arm64: "remote" }, dryRun: true }]) {
       const targets = everyTarget(pluginOptions);

@@ -6,40 +6,24 @@
  */
 import { z } from "zod";
 import { ARCHES } from "../../../../libs/ocaml/src";
-import { builderSchema, OSES } from "../builders";
+import { builderSchema } from "../builders";
+import { pluginOptionsSchema } from "../config";
 
+// The options an executor shares with the plugin are the plugin's own (config.ts), picked:
+// one declaration of each, its check, default and description.
 const image = z.string().min(1).describe("The image (project) name, e.g. debian-13-ocaml-5.4.");
 const arch = z.enum(ARCHES);
-const stagingRepo = z
-  .string()
-  .min(1)
-  .describe("The repository per-arch builds are pushed to, e.g. localhost:5000/opam-staging (OBI_STAGING_REPO overrides it).");
-const publicRepo = z
-  .string()
-  .min(1)
-  .describe("The repository multi-arch manifests are published to, e.g. localhost:5000/opam (OBI_PUBLIC_REPO overrides it).");
-const registry = z
-  .strictObject({
-    server: z.string().min(1).optional().describe("The registry to log in to; default: the host of the staging repository (OBI_REGISTRY_SERVER)."),
-    username: z.string().min(1).optional().describe("The user to log in as (OBI_REGISTRY_USER)."),
-    passwordFile: z.string().min(1).optional().describe("A file holding the password; never the password itself (OBI_REGISTRY_PASSWORD_FILE)."),
-  })
-  .describe("How to log in to the registry; without it, docker's stored credentials are used.");
-const dryRun = z.boolean().optional().describe("Print the docker commands instead of running them; nothing is built or pushed (OBI_DRY_RUN=1).");
-const site = z
-  .strictObject({
-    os: z.array(z.enum(OSES)).min(1).describe("The OSes this site builds."),
-    arches: z.array(z.enum(ARCHES)).min(1).describe("The arches this site builds."),
-  })
-  .describe("What this site builds (the plugin's `site` option); the plan leaves the rest out.");
 const buildRef = z.strictObject({ image, arch: arch.describe("The arch of that image's build.") });
 
-export const renderOptionsSchema = z
-  .strictObject({ image, stagingRepo, publicRepo, site: site.optional() })
+export const renderOptionsSchema = pluginOptionsSchema
+  .pick({ stagingRepo: true, publicRepo: true, site: true })
+  .extend({ image })
+  .strict()
   .describe("Writes an image's Dockerfile per arch and its build-context description under dist/images/<image>/render/.");
 
-export const buildOptionsSchema = z
-  .strictObject({
+export const buildOptionsSchema = pluginOptionsSchema
+  .pick({ stagingRepo: true, registry: true, dryRun: true, builtinFrontend: true, rebuildPeriodDays: true })
+  .extend({
     image,
     arch: arch.describe("The arch built."),
     os: z.enum(["linux", "windows"]).describe("The OS of the image; with the arch, the build's platform."),
@@ -50,44 +34,27 @@ export const buildOptionsSchema = z
       .describe(
         "Where it builds: a buildx builder's name, or { kind: buildx|context, name } | { kind: ssh, host, keyFile, knownHostsFile } | { kind: tls, host, caFile, certFile, keyFile }, each with slots (OBI_BUILDER_<ARCH> or OBI_BUILDER_WINDOWS overrides it, as a name or the same JSON).",
       ),
-    stagingRepo,
-    registry: registry.optional(),
-    dryRun,
-    builtinFrontend: z
-      .boolean()
-      .optional()
-      .describe("Build without the `# syntax=` line, with BuildKit's built-in frontend (for builders that cannot pull it)."),
-    rebuildPeriodDays: z.number().int().min(0).optional().describe("Every build is redone once per this many days (0: never on schedule)."),
   })
+  .strict()
   .describe("Builds one image for one arch with docker buildx and pushes it to the staging repository, unless a build with its id is there already.");
 
-export const publishOptionsSchema = z
-  .strictObject({
-    image,
-    stagingRepo,
-    publicRepo,
-    registry: registry.optional(),
-    dryRun,
-  })
+export const publishOptionsSchema = pluginOptionsSchema
+  .pick({ stagingRepo: true, publicRepo: true, registry: true, dryRun: true })
+  .extend({ image })
+  .strict()
   .describe(
     "Joins an image's staging builds into its public manifest lists, by digest, as its render's manifests.json lists them; a tag already listing them is left alone.",
   );
 
-export const updatePinsOptionsSchema = z
-  .strictObject({
-    check: z.boolean().optional().describe("Only report the pins that would move; fail if any would."),
-    stagingRepo,
-    registry: registry.optional(),
-  })
+export const updatePinsOptionsSchema = pluginOptionsSchema
+  .pick({ stagingRepo: true, registry: true })
+  .extend({ check: z.boolean().optional().describe("Only report the pins that would move; fail if any would.") })
+  .strict()
   .describe("Moves the pins in images/ to the current upstream heads and digests.");
 
-export const statusOptionsSchema = z
-  .strictObject({
-    stagingRepo,
-    publicRepo,
-    site: site.optional(),
-    rebuildPeriodDays: z.number().int().min(0).optional().describe("The rebuild period the builds are judged current in (as the builds use)."),
-    builtinFrontend: z.boolean().optional().describe("Whether builds leave out the `# syntax=` line (as the builds do)."),
+export const statusOptionsSchema = pluginOptionsSchema
+  .pick({ stagingRepo: true, publicRepo: true, site: true, rebuildPeriodDays: true, builtinFrontend: true })
+  .extend({
     serve: z.boolean().optional().describe("Serve the page and status.json (live) instead of writing dist/status/."),
     host: z.string().min(1).optional().describe("The address to serve on; loopback (127.0.0.1) unless told otherwise."),
     port: z.number().int().min(0).max(65535).optional().describe("The port to serve on (8080; 0: any free port)."),
@@ -98,6 +65,7 @@ export const statusOptionsSchema = z
     outputDir: z.string().min(1).optional().describe("Where index.html and status.json are written (dist/status)."),
     pollMs: z.number().int().min(100).optional().describe("How often the served page asks for status.json, in milliseconds (1000)."),
   })
+  .strict()
   .describe("Writes dist/status/ (index.html, status.json): the state of every build and publish; --serve serves it live on loopback.");
 
 /** Every executor's options, by executor name (as in executors.json). */
