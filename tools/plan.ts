@@ -11,7 +11,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repositoryProblem } from "../libs/docker/src/reference";
 import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../libs/matrix/src";
-import { makePlan, printReference, printSummary, type Plan } from "../libs/plan/src";
+import { DEFAULT_GRACE_DAYS, makePlan, printReference, printSummary, type Plan, type Retirement } from "../libs/plan/src";
+import { isDay } from "../libs/matrix/src/schema";
 import { UPSTREAM_REPOSITORIES, type Repositories } from "../libs/tags/src";
 import { readCommandLine } from "./cli";
 
@@ -44,6 +45,19 @@ export const PLAN_CLI = {
       check: repositoryProblem,
       description: `the public repository (default: ${UPSTREAM_REPOSITORIES.public}; not with reference)`,
     },
+    now: {
+      kind: "string",
+      value: "day",
+      check: (v: string) => (isDay(v) ? undefined : "not a day (YYYY-MM-DD)"),
+      description: "the day the plan is made for: deprecated distros whose grace period is over then get the deprecation image (default: OBI_NOW, else today; not with reference)",
+    },
+    "grace-days": {
+      kind: "string",
+      value: "days",
+      default: String(DEFAULT_GRACE_DAYS),
+      check: (v: string) => (/^\d+$/.test(v) ? undefined : "not a whole number of days"),
+      description: "days after a distro's deprecation before its tags get the deprecation image",
+    },
     write: { kind: "string", value: "file", description: "write to this file (relative to the root) instead of stdout" },
     update: { kind: "flag", description: "rewrite the committed plan, images/builds.expected, in the dockerfiles format" },
   },
@@ -66,9 +80,21 @@ function main(): number {
           staging: values.staging ?? UPSTREAM_REPOSITORIES.staging,
           public: values.public ?? UPSTREAM_REPOSITORIES.public,
         };
+  // Our formats retire deprecated distros by the clock; upstream's dump has no such step.
+  const nowText = values.now ?? process.env.OBI_NOW;
+  const now = nowText ? Date.parse(nowText) : Date.now();
+  if (Number.isNaN(now)) {
+    process.stderr.write(`plan: OBI_NOW: ${JSON.stringify(nowText)} is not a date\n`);
+    return 2;
+  }
+  const retirement: Retirement = { now: new Date(now), graceDays: Number(values["grace-days"]) };
   let plan: Plan;
   try {
-    plan = makePlan(loadMatrix(root), { repositories, pins: format === "reference" ? "branch" : "commit" });
+    plan = makePlan(loadMatrix(root), {
+      repositories,
+      pins: format === "reference" ? "branch" : "commit",
+      ...(format === "reference" ? {} : { retirement }),
+    });
   } catch (e) {
     if (e instanceof MatrixError) {
       process.stderr.write(`${e.message}\n`);

@@ -26,7 +26,7 @@ const common = (name: string): DistroBase => ({
   file: `fixture/${name}/image.json`,
   version: "1",
   title: name,
-  status: "active",
+  status: { state: "active" },
   base: { image: name, tag: "1" },
   arches: { amd64: parseRange("") },
   tier: 2,

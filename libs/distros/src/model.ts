@@ -61,8 +61,12 @@ export interface WindowsFacts {
   readonly wingetPackages: readonly string[];
 }
 
-/** Active distros are planned; deprecated ones keep their file for the record and are not built or pushed. */
-export type DistroStatus = "active" | "deprecated";
+/**
+ * Active distros are planned; deprecated ones are built no more and, once a
+ * grace period after `since` (a day, YYYY-MM-DD) is over, their tags are
+ * replaced by the deprecation image.
+ */
+export type DistroStatus = { readonly state: "active" } | { readonly state: "deprecated"; readonly since: string };
 
 /** What every distro declares, whatever its family. */
 export interface DistroBase {

@@ -65,6 +65,13 @@ const versionRange = z
 const commit = z.string().regex(/^[0-9a-f]{40}$/, { message: "not a full 40-character git commit id" });
 const arch = z.enum(ARCHES);
 
+/** A calendar day, `YYYY-MM-DD`, that exists (no 2026-02-30). */
+export function isDay(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const t = Date.parse(`${text}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === text;
+}
+
 export const distroFileSchema = z
   .object({
     $schema: z.string().optional(),
@@ -74,7 +81,12 @@ export const distroFileSchema = z
     status: z
       .enum(["active", "deprecated"])
       .default("active")
-      .describe("Active distros are built and pushed; a deprecated one keeps its file for the record and is planned nowhere."),
+      .describe("Active distros are built and pushed; a deprecated one is built no more, and its tags are replaced by the deprecation image once the grace period after deprecatedOn is over."),
+    deprecatedOn: z
+      .string()
+      .refine(isDay, { message: "not a day (YYYY-MM-DD)" })
+      .optional()
+      .describe("A deprecated distro only, and required there: the day it was deprecated (YYYY-MM-DD), e.g. an ocaml-dockerfile release date."),
     base: z
       .object({
         image: z

@@ -56,6 +56,11 @@ export const pluginOptionsSchema = z
      * up distro security updates (upstream rebuilds weekly). 0 turns it off.
      */
     rebuildPeriodDays: z.number().int().min(0).default(7),
+    /**
+     * Days after a distro's deprecation (its `deprecatedOn`) before every tag it had is
+     * pushed as the deprecation image. OBI_NOW stands in for the clock.
+     */
+    deprecationGraceDays: z.number().int().min(0).default(90),
   })
   .strict();
 

@@ -7,6 +7,7 @@ import { IMAGES_LAYOUT, loadMatrix } from "../../../libs/matrix/src";
 import { makePlan } from "../../../libs/plan/src";
 import { parsePluginOptions, type PluginOptions } from "./config";
 import { imagesProject, projectsByFile } from "./nodes";
+import { resolveRetirement } from "./settings";
 
 export const createNodes: CreateNodes<Partial<PluginOptions>> = [
   // The files the graph is made from; a change to any of them recomputes it.
@@ -17,6 +18,7 @@ export const createNodes: CreateNodes<Partial<PluginOptions>> = [
       repositories: { staging: options.stagingRepo, public: options.publicRepo },
       pins: "commit",
       site: options.site,
+      retirement: resolveRetirement(options.deprecationGraceDays),
     });
     const byFile = projectsByFile(plan, options);
     byFile.set(IMAGES_LAYOUT.compilers, { images: imagesProject(options) });

@@ -47,7 +47,11 @@ export const UNDECIDING_DISTRO_FIELDS: Readonly<Record<ImageKind, readonly strin
   compiler: ["$schema", "title"],
   archive: ["$schema", "title"],
   "windows-all": ["$schema", "title"],
+  deprecated: ["$schema", "title"],
 };
+
+/** What a deprecation image reads of the active Alpine it takes its base from. */
+export const DEPRECATION_BASE_FIELDS = ["base"] as const;
 
 /** The only part of compilers.json an opam image depends on: the releases (the latest decides its arches). */
 export const OPAM_COMPILER_FIELDS = ["releases"] as const;
@@ -74,6 +78,13 @@ function dataInputs(image: Image, index: PlanIndex): Input[] {
       return [distroFile(image.distro)];
     case "windows-all":
       return [...image.dependsOn.map((part) => distroFile(index.distroOf.get(part) ?? part)), compilers];
+    case "deprecated":
+      // Its former tags come from its own file and the compilers; its FROM from the newest active Alpine's base.
+      return [
+        distroFile(image.distro),
+        compilers,
+        ...(image.retired ? [{ json: inWorkspace(IMAGES_LAYOUT.distroFile(image.retired.baseDistro)), fields: [...DEPRECATION_BASE_FIELDS] }] : []),
+      ];
   }
 }
 
@@ -81,7 +92,13 @@ function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): T
   const out = `{workspaceRoot}/${distDir(image.name)}`;
   return {
     executor: `${EXECUTORS}:render`,
-    options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site },
+    options: {
+      image: image.name,
+      stagingRepo: options.stagingRepo,
+      publicRepo: options.publicRepo,
+      site: options.site,
+      deprecationGraceDays: options.deprecationGraceDays,
+    },
     inputs: [
       ...dataInputs(image, index),
       ...PLAN_CODE,
@@ -224,6 +241,8 @@ function describe(image: Image): string {
       return "the source archives opam-repository refers to";
     case "windows-all":
       return `OCaml ${image.compiler} on every ${image.distro} image`;
+    case "deprecated":
+      return `the deprecation message, under every tag ${image.distro} had (deprecated ${image.retired?.since ?? ""})`;
   }
 }
 
@@ -268,6 +287,7 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
           stagingRepo: options.stagingRepo,
           publicRepo: options.publicRepo,
           site: options.site,
+          deprecationGraceDays: options.deprecationGraceDays,
           rebuildPeriodDays: options.rebuildPeriodDays,
           builtinFrontend: options.builtinFrontend,
         },

@@ -32,10 +32,16 @@ const site = z
     arches: z.array(z.enum(ARCHES)).min(1).describe("The arches this site builds."),
   })
   .describe("What this site builds (the plugin's `site` option); the plan leaves the rest out.");
+const deprecationGraceDays = z
+  .number()
+  .int()
+  .min(0)
+  .optional()
+  .describe("Days after a distro's deprecation before its tags get the deprecation image (90); OBI_NOW stands in for the clock.");
 const buildRef = z.strictObject({ image, arch: arch.describe("The arch of that image's build.") });
 
 export const renderOptionsSchema = z
-  .strictObject({ image, stagingRepo, publicRepo, site: site.optional() })
+  .strictObject({ image, stagingRepo, publicRepo, site: site.optional(), deprecationGraceDays })
   .describe("Writes an image's Dockerfile per arch and its build-context description under dist/images/<image>/render/.");
 
 export const buildOptionsSchema = z
@@ -86,6 +92,7 @@ export const statusOptionsSchema = z
     stagingRepo,
     publicRepo,
     site: site.optional(),
+    deprecationGraceDays,
     rebuildPeriodDays: z.number().int().min(0).optional().describe("The rebuild period the builds are judged current in (as the builds use)."),
     builtinFrontend: z.boolean().optional().describe("Whether builds leave out the `# syntax=` line (as the builds do)."),
     serve: z.boolean().optional().describe("Serve the page and status.json (live) instead of writing dist/status/."),

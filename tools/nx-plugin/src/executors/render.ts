@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { loadMatrix } from "../../../../libs/matrix/src";
 import { makePlan, type Build, type Image, type Plan } from "../../../../libs/plan/src";
 import { executorOf, type TaskLog } from "./batch";
-import { resolveRepositories } from "../settings";
+import { resolveRepositories, resolveRetirement } from "../settings";
 import { manifestsPath, renderDir, writeWhole, type RenderedContext, type RenderedManifests } from "./shared";
 import { failureLine, parseOptions, type RenderOptions } from "./options";
 
@@ -41,7 +41,7 @@ export function renderedContext(plan: Plan, image: Plan["images"][number]): Rend
   const first = image.builds[0];
   return first?.context === "opam-repository"
     ? { kind: "opam-repository", url: plan.repository.url, commit: plan.repository.commit, ...(first.base ? { base: first.base } : {}) }
-    : { kind: "dockerfile-only" };
+    : { kind: "dockerfile-only", ...(first?.base ? { base: first.base } : {}) };
 }
 
 function writeImage(root: string, plan: Plan, imageName: string): string {
@@ -61,10 +61,15 @@ const plans = new Map<string, Plan>();
 
 function planFor(root: string, options: RenderOptions): Plan {
   const repositories = resolveRepositories(options);
-  const key = JSON.stringify([root, repositories, options.site ?? null]);
+  const key = JSON.stringify([root, repositories, options.site ?? null, options.deprecationGraceDays ?? null]);
   let plan = plans.get(key);
   if (!plan) {
-    plan = makePlan(loadMatrix(root), { repositories, pins: "commit", ...(options.site ? { site: options.site } : {}) });
+    plan = makePlan(loadMatrix(root), {
+      repositories,
+      pins: "commit",
+      ...(options.site ? { site: options.site } : {}),
+      retirement: resolveRetirement(options.deprecationGraceDays),
+    });
     plans.set(key, plan);
   }
   return plan;

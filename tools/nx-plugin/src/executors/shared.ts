@@ -24,7 +24,11 @@ export type RenderedContext =
       /** The base image; with a digest, the build is pinned to it whatever the tag says now. */
       readonly base?: { readonly image: string; readonly tag: string; readonly digest?: string };
     }
-  | { readonly kind: "dockerfile-only" };
+  | {
+      readonly kind: "dockerfile-only";
+      /** The base image a deprecation image starts FROM, pinned like an opam image's; absent for images FROM another build. */
+      readonly base?: { readonly image: string; readonly tag: string; readonly digest?: string };
+    };
 
 /** The public tags of an image and the builds each joins, as its render writes them for its publish. */
 export interface RenderedManifests {

@@ -29,7 +29,7 @@ import {
   type StatusDocument,
 } from "../../../../libs/status/src";
 import { DEFAULT_REBUILD_PERIOD_DAYS } from "../config";
-import { rebuildPeriod, resolveRepositories } from "../settings";
+import { rebuildPeriod, resolveRepositories, resolveRetirement } from "../settings";
 import { buildId, SYNTAX_LINE } from "./build";
 import { renderedContext } from "./render";
 import { imageDir, say, writeWhole } from "./shared";
@@ -92,7 +92,12 @@ export interface StatusSource {
 export function statusSource(root: string, options: StatusOptions): StatusSource {
   const repositories = resolveRepositories(options);
   const matrix = loadMatrix(root);
-  const plan = makePlan(matrix, { repositories, pins: "commit", ...(options.site ? { site: options.site } : {}) });
+  const plan = makePlan(matrix, {
+    repositories,
+    pins: "commit",
+    ...(options.site ? { site: options.site } : {}),
+    retirement: resolveRetirement(options.deprecationGraceDays),
+  });
   const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);
   const imageOf = new Map(plan.images.map((i) => [i.name, i]));
   const contexts = new Map(plan.images.map((i) => [i.name, renderedContext(plan, i)]));
