@@ -37,6 +37,7 @@ const ENTRIES = {
   publish: "tools/nx-plugin/src/executors/publish.ts",
   "update-pins": "tools/nx-plugin/src/executors/update-pins.ts",
   status: "tools/nx-plugin/src/executors/status.ts",
+  "prune-staging": "tools/nx-plugin/src/executors/prune-staging.ts",
 };
 /** Packages bundled in (zod loads four times faster as part of one file); every other package stays a require(). */
 const BUNDLED_PACKAGES = ["zod"];

@@ -61,6 +61,8 @@ export const pluginOptionsSchema = z
      * pushed as the deprecation image. OBI_NOW stands in for the clock.
      */
     deprecationGraceDays: z.number().int().min(0).default(90),
+    /** prune-staging keeps what was built within this many rebuild periods, referenced or not. */
+    pruneKeepPeriods: z.number().int().min(1).default(4),
   })
   .strict();
 

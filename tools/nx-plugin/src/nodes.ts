@@ -294,8 +294,24 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
         cache: false,
         metadata: targetMetadata("images", "status"),
       },
+      // Old staging builds nothing names: `nx run images:prune-staging [--confirm]`.
+      "prune-staging": {
+        executor: `${EXECUTORS}:prune-staging`,
+        options: {
+          stagingRepo: options.stagingRepo,
+          publicRepo: options.publicRepo,
+          registry: options.registry,
+          site: options.site,
+          deprecationGraceDays: options.deprecationGraceDays,
+          rebuildPeriodDays: options.rebuildPeriodDays,
+          keepPeriods: options.pruneKeepPeriods,
+        },
+        // It reads the registry as it is now: never from a cache.
+        cache: false,
+        metadata: targetMetadata("images", "prune-staging"),
+      },
     },
-    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"], status: ["status"] } },
+    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"], status: ["status"], staging: ["prune-staging"] } },
   };
 }
 
@@ -321,6 +337,11 @@ const TARGET_INFO = {
     description: "Moves the pins in images/ to the current upstream commits and base image digests; --check only reports them.",
     technologies: [],
     example: { check: true },
+  },
+  "prune-staging": {
+    description: "Deletes staging manifests no current public list or build record names, built more than keepPeriods rebuild periods ago; a dry run unless --confirm.",
+    technologies: ["docker"],
+    example: { confirm: true },
   },
   status: {
     description: "Writes the state of every build and publish (dist/status/index.html and status.json); --serve serves it live on 127.0.0.1:8080.",

@@ -103,6 +103,19 @@ export const statusOptionsSchema = z
   })
   .describe("Writes dist/status/ (index.html, status.json): the state of every build and publish; --serve serves it live on loopback.");
 
+export const pruneStagingOptionsSchema = z
+  .strictObject({
+    stagingRepo,
+    publicRepo,
+    registry: registry.optional(),
+    site: site.optional(),
+    deprecationGraceDays,
+    rebuildPeriodDays: z.number().int().min(0).optional().describe("The rebuild period (days) builds age in (as the builds use)."),
+    keepPeriods: z.number().int().min(1).optional().describe("Keep what was built within this many rebuild periods, referenced or not (4)."),
+    confirm: z.boolean().optional().describe("Delete; without it, only say what would be deleted and the bytes it would free."),
+  })
+  .describe("Deletes staging manifests no current public list or build record names, built more than keepPeriods rebuild periods ago; a dry run unless --confirm.");
+
 /** Every executor's options, by executor name (as in executors.json). */
 export const EXECUTOR_OPTIONS = {
   render: renderOptionsSchema,
@@ -110,6 +123,7 @@ export const EXECUTOR_OPTIONS = {
   publish: publishOptionsSchema,
   "update-pins": updatePinsOptionsSchema,
   status: statusOptionsSchema,
+  "prune-staging": pruneStagingOptionsSchema,
 } as const;
 
 export type ExecutorName = keyof typeof EXECUTOR_OPTIONS;
@@ -118,6 +132,7 @@ export type BuildOptions = Readonly<z.infer<typeof buildOptionsSchema>>;
 export type PublishOptions = Readonly<z.infer<typeof publishOptionsSchema>>;
 export type UpdatePinsOptions = Readonly<z.infer<typeof updatePinsOptionsSchema>>;
 export type StatusOptions = Readonly<z.infer<typeof statusOptionsSchema>>;
+export type PruneStagingOptions = Readonly<z.infer<typeof pruneStagingOptionsSchema>>;
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
   const at = issue.path.map(String).join(".");
