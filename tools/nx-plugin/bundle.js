@@ -38,6 +38,7 @@ const ENTRIES = {
   "update-pins": "tools/nx-plugin/src/executors/update-pins.ts",
   status: "tools/nx-plugin/src/executors/status.ts",
   "prune-staging": "tools/nx-plugin/src/executors/prune-staging.ts",
+  describe: "tools/nx-plugin/src/executors/describe.ts",
 };
 /** Packages bundled in (zod loads four times faster as part of one file); every other package stays a require(). */
 const BUNDLED_PACKAGES = ["zod"];

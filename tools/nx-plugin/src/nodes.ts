@@ -294,6 +294,19 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
         cache: false,
         metadata: targetMetadata("images", "status"),
       },
+      // The repository description: `nx run images:describe` writes docs/tags.md.
+      describe: {
+        executor: `${EXECUTORS}:describe`,
+        options: {
+          stagingRepo: options.stagingRepo,
+          publicRepo: options.publicRepo,
+          site: options.site,
+          deprecationGraceDays: options.deprecationGraceDays,
+        },
+        // It writes a committed file, by the clock: never from a cache.
+        cache: false,
+        metadata: targetMetadata("images", "describe"),
+      },
       // Old staging builds nothing names: `nx run images:prune-staging [--confirm]`.
       "prune-staging": {
         executor: `${EXECUTORS}:prune-staging`,
@@ -311,7 +324,7 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
         metadata: targetMetadata("images", "prune-staging"),
       },
     },
-    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"], status: ["status"], staging: ["prune-staging"] } },
+    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"], status: ["status"], staging: ["prune-staging"], describe: ["describe"] } },
   };
 }
 
@@ -337,6 +350,11 @@ const TARGET_INFO = {
     description: "Moves the pins in images/ to the current upstream commits and base image digests; --check only reports them.",
     technologies: [],
     example: { check: true },
+  },
+  describe: {
+    description: "Writes the repository description (docs/tags.md, markdown) from the plan: every public tag by distro and compiler, aliases, arches, deprecated tags.",
+    technologies: [],
+    example: { output: "dist/description.md" },
   },
   "prune-staging": {
     description: "Deletes staging manifests no current public list or build record names, built more than keepPeriods rebuild periods ago; a dry run unless --confirm.",

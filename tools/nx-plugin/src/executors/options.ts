@@ -116,6 +116,16 @@ export const pruneStagingOptionsSchema = z
   })
   .describe("Deletes staging manifests no current public list or build record names, built more than keepPeriods rebuild periods ago; a dry run unless --confirm.");
 
+export const describeOptionsSchema = z
+  .strictObject({
+    stagingRepo,
+    publicRepo,
+    site: site.optional(),
+    deprecationGraceDays,
+    output: z.string().min(1).optional().describe("Where to write the markdown, relative to the workspace (docs/tags.md)."),
+  })
+  .describe("Writes the repository description (markdown) from the plan: every public tag by distro and compiler, aliases, arches, deprecated tags.");
+
 /** Every executor's options, by executor name (as in executors.json). */
 export const EXECUTOR_OPTIONS = {
   render: renderOptionsSchema,
@@ -124,6 +134,7 @@ export const EXECUTOR_OPTIONS = {
   "update-pins": updatePinsOptionsSchema,
   status: statusOptionsSchema,
   "prune-staging": pruneStagingOptionsSchema,
+  describe: describeOptionsSchema,
 } as const;
 
 export type ExecutorName = keyof typeof EXECUTOR_OPTIONS;
@@ -132,6 +143,7 @@ export type BuildOptions = Readonly<z.infer<typeof buildOptionsSchema>>;
 export type PublishOptions = Readonly<z.infer<typeof publishOptionsSchema>>;
 export type UpdatePinsOptions = Readonly<z.infer<typeof updatePinsOptionsSchema>>;
 export type StatusOptions = Readonly<z.infer<typeof statusOptionsSchema>>;
+export type DescribeOptions = Readonly<z.infer<typeof describeOptionsSchema>>;
 export type PruneStagingOptions = Readonly<z.infer<typeof pruneStagingOptionsSchema>>;
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
