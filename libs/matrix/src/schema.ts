@@ -194,7 +194,16 @@ export const opamFileSchema = z
         z
           .object({
             branch: z.string().min(1),
-            commit: commit.describe("The pinned commit of the branch."),
+            commit: commit.describe("The pinned commit: the branch's head, or its newest release's (see follows)."),
+            follows: z
+              .enum(["branch", "releases"])
+              .default("branch")
+              .describe("What update-pins moves the pin to: the branch's head (a development series), or the newest release tag of the series (MAJOR.MINOR.PATCH)."),
+            release: z
+              .string()
+              .regex(/^\d+\.\d+\.\d+$/, { message: "not a release tag (MAJOR.MINOR.PATCH)" })
+              .optional()
+              .describe("The release tag the commit is, when following releases; written by update-pins."),
             publicName: nameSchema.optional().describe("The installed binary's name; default opam-<branch>."),
             aliases: z.array(nameSchema).max(LIST_LIMITS.opamAliases).default([]),
             zeroInstallSolver: z.boolean().default(true),
