@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { loadMatrix } from "../../libs/matrix/src";
-import { makePlan, printReference } from "../../libs/plan/src";
+import { DEFAULT_GRACE_DAYS, makePlan, printReference } from "../../libs/plan/src";
 import { UPSTREAM_REPOSITORIES } from "../../libs/tags/src";
 import { parseCommandLine } from "./cli";
 import { workspacePluginOptions } from "../nx-plugin/src/config";
@@ -108,7 +108,7 @@ describe("every npm script", () => {
 });
 
 describe("plan", () => {
-  const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
+  const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: UPSTREAM_REPOSITORIES, pins: "commit", retirement: { now: new Date(), graceDays: DEFAULT_GRACE_DAYS } });
 
   it("prints a summary by default: a row per distro with its arches and counts, then the totals", async () => {
     const result = await run("tools/cli/plan.ts", []);

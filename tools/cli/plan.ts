@@ -11,7 +11,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repositoryProblem } from "../../libs/docker/src/reference";
 import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../../libs/matrix/src";
-import { committedPlan, makePlan, printReference, printSummary, type Plan } from "../../libs/plan/src";
+import { isDay } from "../../libs/matrix/src/schema";
+import { committedPlan, DEFAULT_GRACE_DAYS, makePlan, printReference, printSummary, type Plan, type Retirement } from "../../libs/plan/src";
 import { UPSTREAM_REPOSITORIES, type Repositories } from "../../libs/tags/src";
 import { workspacePluginOptions } from "../nx-plugin/src/config";
 import { resolveRepositories } from "../nx-plugin/src/settings";
@@ -58,6 +59,19 @@ export const PLAN_CLI = {
       check: repositoryProblem,
       description: `the public repository (default: the pipeline's, from nx.json and OBI_PUBLIC_REPO${shownDefaults.public ? `: ${shownDefaults.public}` : ""}; not with reference)`,
     },
+    now: {
+      kind: "string",
+      value: "day",
+      check: (v: string) => (isDay(v) ? undefined : "not a day (YYYY-MM-DD)"),
+      description: "the day the plan is made for: deprecated distros whose grace period is over then get the deprecation image (default: OBI_NOW, else today; not with reference)",
+    },
+    "grace-days": {
+      kind: "string",
+      value: "days",
+      default: String(DEFAULT_GRACE_DAYS),
+      check: (v: string) => (/^\d+$/.test(v) ? undefined : "not a whole number of days"),
+      description: "days after a distro's deprecation before its tags get the deprecation image",
+    },
     write: { kind: "string", value: "file", description: "write to this file (relative to the root) instead of stdout" },
     update: { kind: "flag", description: "rewrite the committed plan, images/builds.expected, in the dockerfiles format with upstream's repositories" },
   },
@@ -72,13 +86,20 @@ function main(): number {
   const root = values.root ?? process.cwd();
   // --update: the committed plan, in the dockerfiles format, where the layout keeps it.
   const format = values.update ? "dockerfiles" : values.format;
-  // The reference format reproduces the upstream dump: upstream repositories and branch names for pins.
+  // Our formats retire deprecated distros by the clock; upstream's dump has no such step.
+  const nowText = values.now ?? process.env.OBI_NOW;
+  const now = nowText ? Date.parse(nowText) : Date.now();
+  if (Number.isNaN(now)) {
+    process.stderr.write(`plan: OBI_NOW: ${JSON.stringify(nowText)} is not a date\n`);
+    return 2;
+  }
+  const retirement: Retirement = { now: new Date(now), graceDays: Number(values["grace-days"]) };
   let plan: Plan;
   try {
     const matrix = loadMatrix(root);
     if (values.update) {
       // --update writes the committed plan, made as the Nx generators make it (upstream's repositories).
-      plan = committedPlan(matrix);
+      plan = committedPlan(matrix, retirement);
     } else {
       // The reference format reproduces the upstream dump: it names upstream's repositories.
       const upstream = format === "reference";
@@ -86,7 +107,7 @@ function main(): number {
       const repositories: Repositories = upstream
         ? UPSTREAM_REPOSITORIES
         : { staging: values.staging ?? pipeline?.staging ?? "", public: values.public ?? pipeline?.public ?? "" };
-      plan = makePlan(matrix, { repositories, pins: format === "reference" ? "branch" : "commit" });
+      plan = makePlan(matrix, { repositories, pins: upstream ? "branch" : "commit", ...(upstream ? {} : { retirement }) });
     }
   } catch (e) {
     // A broken images/ file, or plugin option in nx.json: its lines, each naming the file and field.

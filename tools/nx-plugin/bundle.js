@@ -46,6 +46,8 @@ const ENTRIES = {
   "generator-distro": "tools/nx-plugin/src/generators/distro.ts",
   "generator-deprecate-distro": "tools/nx-plugin/src/generators/deprecate-distro.ts",
   "generator-compiler": "tools/nx-plugin/src/generators/compiler.ts",
+  "prune-staging": "tools/nx-plugin/src/executors/prune-staging.ts",
+  describe: "tools/nx-plugin/src/executors/describe.ts",
 };
 /** Packages bundled in (zod loads four times faster as part of one file); every other package stays a require(). */
 const BUNDLED_PACKAGES = ["zod"];

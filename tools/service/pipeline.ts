@@ -54,7 +54,7 @@ export function statusOptionsOf(root: string): StatusOptions & { rebuildPeriodDa
   const nxJson = JSON.parse(readFileSync(join(root, "nx.json"), "utf8")) as { plugins?: ({ plugin?: string; options?: unknown } | string)[] };
   const entry = (nxJson.plugins ?? []).find((p) => typeof p === "object" && p.plugin !== undefined && /nx-plugin/.test(p.plugin));
   const options = parsePluginOptions(typeof entry === "object" ? entry.options : undefined);
-  return { stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site, rebuildPeriodDays: options.rebuildPeriodDays, builtinFrontend: options.builtinFrontend };
+  return { stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site, rebuildPeriodDays: options.rebuildPeriodDays, builtinFrontend: options.builtinFrontend, deprecationGraceDays: options.deprecationGraceDays };
 }
 
 function writeServiceRun(root: string, run: ServiceRun): void {

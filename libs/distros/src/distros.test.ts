@@ -26,7 +26,7 @@ const common = (name: string): DistroBase => ({
   file: `fixture/${name}/image.json`,
   version: "1",
   title: name,
-  status: "active",
+  status: { state: "active" },
   base: { image: name, tag: "1" },
   arches: { amd64: parseRange("") },
   tier: 2,
@@ -58,6 +58,7 @@ const windows: WindowsDistro = {
 const build = (branch: string, extra: Partial<OpamBuild> = {}): OpamBuild => ({
   branch,
   commit: "0".repeat(40),
+  follows: "branch",
   publicName: `opam-${branch}`,
   aliases: [],
   zeroInstallSolver: true,

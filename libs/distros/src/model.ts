@@ -61,8 +61,12 @@ export interface WindowsFacts {
   readonly wingetPackages: readonly string[];
 }
 
-/** Active distros are planned; deprecated ones keep their file for the record and are not built or pushed. */
-export type DistroStatus = "active" | "deprecated";
+/**
+ * Active distros are planned; deprecated ones are built no more and, once a
+ * grace period after `since` (a day, YYYY-MM-DD) is over, their tags are
+ * replaced by the deprecation image.
+ */
+export type DistroStatus = { readonly state: "active" } | { readonly state: "deprecated"; readonly since: string };
 
 /** What every distro declares, whatever its family. */
 export interface DistroBase {
@@ -128,6 +132,8 @@ export interface OpamBuild {
   readonly branch: string;
   /** The pinned commit of that branch. */
   readonly commit: string;
+  /** What update-pins moves the pin to: the branch's head, or the series' newest release tag. */
+  readonly follows: "branch" | "releases";
   /** The installed binary's name (`opam-2.3`, `opam-dev`). */
   readonly publicName: string;
   /** Extra names hard-linked to the binary (`opam`). */

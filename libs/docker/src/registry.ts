@@ -246,6 +246,29 @@ export class RegistryClient {
     });
   }
 
+  /** Every tag of a repository (`registry/repo`), following the registry's pages. */
+  async listTags(repository: string | ImageReference): Promise<string[]> {
+    const ref = typeof repository === "string" ? parseReference(`${repository}:x`) : repository;
+    const what = `list the tags of ${ref.registry}/${ref.repository}`;
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${ref.repository}/tags/list?n=1000`;
+    while (path) {
+      const page: string = path;
+      const { names, next } = await this.retrying(what, ref, async () => {
+        const response = await this.request(ref, "GET", page, { Accept: "application/json" });
+        if (response.status === 404) return { names: [] as string[], next: undefined };
+        await expectOk(response, what);
+        const json = JSON.parse((await bodyOf(response)).toString("utf8")) as { tags?: string[] | null };
+        // RFC 5988 Link header: `</v2/…/tags/list?n=1000&last=x>; rel="next"`.
+        const link = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get("link") ?? "")?.[1];
+        return { names: json.tags ?? [], next: link };
+      });
+      tags.push(...names);
+      path = next;
+    }
+    return tags;
+  }
+
   /** Whether the reference's repository holds a blob. */
   async hasBlob(repository: string | ImageReference, digest: string): Promise<boolean> {
     const ref = typeof repository === "string" ? parseReference(repository) : repository;

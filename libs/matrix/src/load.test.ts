@@ -101,15 +101,26 @@ describe("loadMatrix", () => {
   });
 
   it("keeps a deprecated distro, but no alias or default may lead to it", () => {
-    edit("images/fedora-44/image.json", (j) => (j.status = "deprecated"));
-    edit("images/debian-13/image.json", (j) => (j.status = "deprecated"));
+    edit("images/fedora-44/image.json", (j) => ((j.status = "deprecated"), (j.deprecatedOn = "2026-08-09")));
+    edit("images/debian-13/image.json", (j) => ((j.status = "deprecated"), (j.deprecatedOn = "2026-08-09")));
     expect(problems()).toEqual([
       'images/debian-13/image.json: aliases: a deprecated distro has no aliases; move "debian" to the distro that replaces it',
       "images/debian-13/image.json: default: a deprecated distro cannot be the default",
       'images/fedora-44/image.json: aliases: a deprecated distro has no aliases; move "fedora" to the distro that replaces it',
     ]);
-    edit("images/fedora-44/image.json", (j) => ((j.aliases = []), (j.status = "retired")));
+    edit("images/fedora-44/image.json", (j) => ((j.aliases = []), (j.status = "retired"), delete j.deprecatedOn));
     expect(problems()).toContainEqual(expect.stringMatching(/^images\/fedora-44\/image\.json: status: .*"deprecated"/));
+  });
+
+  it("needs the day a deprecated distro was deprecated, and only then", () => {
+    edit("images/fedora-42/image.json", (j) => (j.status = "deprecated"));
+    edit("images/fedora-43/image.json", (j) => (j.deprecatedOn = "2026-08-09"));
+    edit("images/alpine-3.23/image.json", (j) => (j.deprecatedOn = "2026-02-30"));
+    expect(problems()).toEqual([
+      'images/alpine-3.23/image.json: deprecatedOn: "2026-02-30" is not a day (YYYY-MM-DD)',
+      "images/fedora-42/image.json: deprecatedOn: required for a deprecated distro: the day it was deprecated (YYYY-MM-DD)",
+      'images/fedora-43/image.json: deprecatedOn: only for a deprecated distro ("status": "deprecated"); got "2026-08-09"',
+    ]);
   });
 
   it("reads which upstream releases images/ follows, and names a bad field", () => {

@@ -162,7 +162,8 @@ function toDistro(file: string, name: string, d: DistroFile, problems: string[])
     file,
     version: d.version,
     title: d.title,
-    status: d.status,
+    // Checked below: a deprecated distro says when; an active one has no such day.
+    status: d.status === "deprecated" ? { state: "deprecated", since: d.deprecatedOn ?? "" } : { state: "active" },
     base: d.base,
     arches: Object.fromEntries(Object.entries(d.arches).map(([arch, range]) => [arch, parseRange(range ?? "")])),
     tier: d.tier,
@@ -179,6 +180,9 @@ function toDistro(file: string, name: string, d: DistroFile, problems: string[])
       problems.push(`${file}: aliases: a deprecated distro has no aliases; move "${alias}" to the distro that replaces it`);
     }
     if (d.default) problems.push(`${file}: default: a deprecated distro cannot be the default`);
+    if (d.deprecatedOn === undefined) problems.push(`${file}: deprecatedOn: required for a deprecated distro: the day it was deprecated (YYYY-MM-DD)`);
+  } else if (d.deprecatedOn !== undefined) {
+    problems.push(`${file}: deprecatedOn: only for a deprecated distro ("status": "deprecated"); got "${d.deprecatedOn}"`);
   }
   const refuse = (field: "rpm" | "windows" | "gnuCoreutils", present: boolean, what: string) => {
     if (present) problems.push(`${file}: ${field}: only for ${what}`);

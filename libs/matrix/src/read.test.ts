@@ -152,7 +152,7 @@ describe("updatePins reads images/ through the matrix's reader", () => {
     writeFileSync(target, readFileSync(join(root, "images/alpine-3.23/image.json")));
     link("images/alpine-3.23/image.json", target);
     const before = readFileSync(target, "utf8");
-    const moved = { branchHead: async () => "f".repeat(40), imageDigest: async () => `sha256:${"e".repeat(64)}` };
+    const moved = { branchHead: async () => "f".repeat(40), imageDigest: async () => `sha256:${"e".repeat(64)}`, tags: async () => [] };
     await expect(updatePins(root, moved, { write: true })).rejects.toThrow(`images/alpine-3.23/image.json: ${LINK}`);
     expect(readFileSync(target, "utf8")).toBe(before);
   });

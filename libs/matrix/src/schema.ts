@@ -65,6 +65,13 @@ const versionRange = z
 const commit = z.string().regex(/^[0-9a-f]{40}$/, { message: "not a full 40-character git commit id" });
 const arch = z.enum(ARCHES);
 
+/** A calendar day, `YYYY-MM-DD`, that exists (no 2026-02-30). */
+export function isDay(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const t = Date.parse(`${text}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === text;
+}
+
 export const distroFileSchema = z
   .object({
     $schema: z.string().optional(),
@@ -74,12 +81,12 @@ export const distroFileSchema = z
     status: z
       .enum(["active", "deprecated"])
       .default("active")
-      .describe("Active distros are built and pushed; a deprecated one keeps its file for the record and is planned nowhere."),
+      .describe("Active distros are built and pushed; a deprecated one is built no more, and its tags are replaced by the deprecation image once the grace period after deprecatedOn is over."),
     deprecatedOn: z
       .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/, { message: "not a YYYY-MM-DD date" })
+      .refine(isDay, { message: "not a day (YYYY-MM-DD)" })
       .optional()
-      .describe("The day a deprecated distro was deprecated (YYYY-MM-DD), as `nx g deprecate-distro` records it."),
+      .describe("A deprecated distro only, and required there: the day it was deprecated (YYYY-MM-DD), e.g. an ocaml-dockerfile release date; `nx g deprecate-distro` records it."),
     base: z
       .object({
         image: z
@@ -187,7 +194,16 @@ export const opamFileSchema = z
         z
           .object({
             branch: z.string().min(1),
-            commit: commit.describe("The pinned commit of the branch."),
+            commit: commit.describe("The pinned commit: the branch's head, or its newest release's (see follows)."),
+            follows: z
+              .enum(["branch", "releases"])
+              .default("branch")
+              .describe("What update-pins moves the pin to: the branch's head (a development series), or the newest release tag of the series (MAJOR.MINOR.PATCH)."),
+            release: z
+              .string()
+              .regex(/^\d+\.\d+\.\d+$/, { message: "not a release tag (MAJOR.MINOR.PATCH)" })
+              .optional()
+              .describe("The release tag the commit is, when following releases; written by update-pins."),
             publicName: nameSchema.optional().describe("The installed binary's name; default opam-<branch>."),
             aliases: z.array(nameSchema).max(LIST_LIMITS.opamAliases).default([]),
             zeroInstallSolver: z.boolean().default(true),

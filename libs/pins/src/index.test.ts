@@ -17,6 +17,7 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 const movedEverything: Upstream = {
   branchHead: async () => "f".repeat(40),
   imageDigest: async () => `sha256:${"e".repeat(64)}`,
+  tags: async () => [],
 };
 
 describe("updatePins", () => {

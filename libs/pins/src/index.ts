@@ -13,6 +13,39 @@ export interface Upstream {
   branchHead(url: string, branch: string): Promise<string>;
   /** The digest a tag points at now (for a multi-arch image, its index). */
   imageDigest(image: string, tag: string): Promise<string>;
+  /** Every tag of a git repository with the commit it names (`git ls-remote --tags`, annotated tags peeled). */
+  tags(url: string): Promise<readonly GitTag[]>;
+}
+
+export interface GitTag {
+  readonly name: string;
+  readonly commit: string;
+}
+
+/** The tags of `git ls-remote --tags` output; an annotated tag's peeled line (`^{}`) gives its commit. */
+export function parseLsRemoteTags(output: string): GitTag[] {
+  const byName = new Map<string, string>();
+  for (const line of output.split("\n")) {
+    const m = /^([0-9a-f]{40})\s+refs\/tags\/(.+?)(\^\{\})?$/.exec(line.trim());
+    if (!m) continue;
+    const [, commit, name, peeled] = m as unknown as [string, string, string, string | undefined];
+    if (peeled || !byName.has(name)) byName.set(name, commit);
+  }
+  return [...byName].map(([name, commit]) => ({ name, commit }));
+}
+
+/** The newest release of a series (`2.1` → the highest `2.1.N`); pre-releases (`2.2.0-beta1`, `2.2.0~rc1`) are not releases. */
+export function newestRelease(tags: readonly GitTag[], series: string): GitTag | undefined {
+  const m = /^(\d+)\.(\d+)$/.exec(series);
+  if (!m) return undefined;
+  let best: { tag: GitTag; patch: number } | undefined;
+  for (const tag of tags) {
+    const r = /^(\d+)\.(\d+)\.(\d+)$/.exec(tag.name);
+    if (!r || Number(r[1]) !== Number(m[1]) || Number(r[2]) !== Number(m[2])) continue;
+    const patch = Number(r[3]);
+    if (!best || patch > best.patch) best = { tag, patch };
+  }
+  return best?.tag;
 }
 
 export interface PinChange {
@@ -25,12 +58,18 @@ export interface PinChange {
 
 type Json = Record<string, unknown>;
 
+/** Where a pin moves to: a commit or digest, and for a release, the tag it came from. */
+interface Found {
+  readonly value: string;
+  readonly release?: string;
+}
+
 interface PinSite {
   readonly file: string;
   readonly pin: string;
   read(json: Json): string | undefined;
-  write(json: Json, value: string): void;
-  lookUp(upstream: Upstream, json: Json): Promise<string>;
+  write(json: Json, found: Found): void;
+  lookUp(upstream: Upstream, json: Json): Promise<Found>;
 }
 
 /** Every pin of a valid matrix: the matrix is loaded first, so images/ is read the one way and every file is checked. */
@@ -39,29 +78,47 @@ function sites(root: string): PinSite[] {
   const list: PinSite[] = [];
   matrix.opam.builds.forEach((build, i) => {
     const entry = (json: Json) => (json.builds as Json[])[i] as Json;
+    if (build.follows === "releases") {
+      // A finished series follows its newest release tag, so it never reports itself as a development version.
+      list.push({
+        file: IMAGES_LAYOUT.opam,
+        pin: `opam ${build.branch} (releases)`,
+        read: (json) => entry(json).commit as string | undefined,
+        write: (json, found) => Object.assign(entry(json), { commit: found.value, ...(found.release ? { release: found.release } : {}) }),
+        lookUp: async (upstream, json) => {
+          const url = json.url as string;
+          const release = newestRelease(await upstream.tags(url), build.branch);
+          if (!release) {
+            throw new Error(`${IMAGES_LAYOUT.opam}: builds[${i}]: follows releases, but ${url} has no release tag ${build.branch}.N; follow its branch until it has one`);
+          }
+          return { value: release.commit, release: release.name };
+        },
+      });
+      return;
+    }
     list.push({
       file: IMAGES_LAYOUT.opam,
       pin: `opam ${build.branch}`,
       read: (json) => entry(json).commit as string | undefined,
-      write: (json, value) => (entry(json).commit = value),
-      lookUp: (upstream, json) => upstream.branchHead(json.url as string, entry(json).branch as string),
+      write: (json, found) => (entry(json).commit = found.value),
+      lookUp: async (upstream, json) => ({ value: await upstream.branchHead(json.url as string, entry(json).branch as string) }),
     });
   });
   list.push({
     file: IMAGES_LAYOUT.opamRepository,
     pin: "opam-repository",
     read: (json) => json.commit as string | undefined,
-    write: (json, value) => (json.commit = value),
-    lookUp: (upstream, json) => upstream.branchHead(json.url as string, json.branch as string),
+    write: (json, found) => (json.commit = found.value),
+    lookUp: async (upstream, json) => ({ value: await upstream.branchHead(json.url as string, json.branch as string) }),
   });
   // A deprecated distro is built nowhere: its base is history, not a pin to move.
-  for (const distro of matrix.distros.filter((d) => d.status !== "deprecated")) {
+  for (const distro of matrix.distros.filter((d) => d.status.state !== "deprecated")) {
     list.push({
       file: distro.file,
       pin: `base ${distro.base.image}:${distro.base.tag}`,
       read: (j) => (j.base as Json).digest as string | undefined,
-      write: (j, value) => ((j.base as Json).digest = value),
-      lookUp: (upstream, j) => upstream.imageDigest((j.base as Json).image as string, (j.base as Json).tag as string),
+      write: (j, found) => ((j.base as Json).digest = found.value),
+      lookUp: async (upstream, j) => ({ value: await upstream.imageDigest((j.base as Json).image as string, (j.base as Json).tag as string) }),
     });
   }
   return list;
@@ -85,10 +142,10 @@ export async function updatePins(root: string, upstream: Upstream, opts: { write
   for (const site of sites(root)) {
     const json = load(site.file);
     const current = site.read(json);
-    const latest = await site.lookUp(upstream, json);
-    if (current === latest) continue;
-    changes.push({ file: site.file, pin: site.pin, from: current, to: latest });
-    site.write(json, latest);
+    const found = await site.lookUp(upstream, json);
+    if (current === found.value) continue;
+    changes.push({ file: site.file, pin: found.release ? `${site.pin}: ${found.release}` : site.pin, from: current, to: found.value });
+    site.write(json, found);
     touched.add(site.file);
   }
   if (opts.write) {

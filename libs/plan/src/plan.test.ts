@@ -3,11 +3,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { IMAGES_LAYOUT, loadMatrix } from "../../matrix/src";
 import { UPSTREAM_REPOSITORIES } from "../../tags/src";
-import { makePlan, printReference, referenceSections, type Plan } from ".";
+import { DEFAULT_GRACE_DAYS, makePlan, printReference, referenceSections, type Plan } from ".";
 
 const WORKSPACE = join(__dirname, "../../..");
 const matrix = loadMatrix(WORKSPACE);
-const plan: Plan = makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
+// The committed plan is today's, as `npm run plan:update` makes it (Alpine 3.23's grace period ended on 2026-11-07).
+const plan: Plan = makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "commit", retirement: { now: new Date(), graceDays: DEFAULT_GRACE_DAYS } });
 const byName = new Map(plan.images.map((i) => [i.name, i]));
 
 describe("the committed plan", () => {
@@ -64,9 +65,10 @@ describe("makePlan", () => {
     expect(variants("debian-12")).toBe(0);
   });
 
-  it("plans the deprecated Alpine 3.23 nowhere, and points alpine and alpine-ocaml-* at 3.24", () => {
-    expect(matrix.distros.find((d) => d.name === "alpine-3.23")?.status).toBe("deprecated");
-    expect(printReference(plan)).not.toContain("alpine-3.23");
+  it("builds the deprecated Alpine 3.23 nowhere (upstream's dump has no trace of it), and points alpine and alpine-ocaml-* at 3.24", () => {
+    expect(matrix.distros.find((d) => d.name === "alpine-3.23")?.status).toEqual({ state: "deprecated", since: "2026-08-09" });
+    expect(printReference(makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "branch" }))).not.toContain("alpine-3.23");
+    expect(plan.images.filter((i) => i.distro === "alpine-3.23").map((i) => i.kind)).toEqual(["deprecated"]);
     const alpineTags = plan.images.flatMap((i) => i.manifests.map((m) => ({ tag: m.tag, image: i.name })));
     const bare = alpineTags.filter((t) => /^ocaml\/opam:alpine(-ocaml-|$)/.test(t.tag));
     expect(bare.length).toBeGreaterThan(0);
@@ -76,7 +78,7 @@ describe("makePlan", () => {
   it("plans a deprecated distro nowhere: no image, build or manifest", () => {
     const deprecated = {
       ...matrix,
-      distros: matrix.distros.map((d) => (d.name === "debian-12" ? { ...d, status: "deprecated" as const } : d)),
+      distros: matrix.distros.map((d) => (d.name === "debian-12" ? { ...d, status: { state: "deprecated" as const, since: "2026-08-09" } } : d)),
     };
     const without = makePlan(deprecated, { repositories: UPSTREAM_REPOSITORIES, pins: "commit" });
     expect(plan.images.some((i) => i.distro === "debian-12")).toBe(true);
@@ -123,7 +125,12 @@ describe("makePlan", () => {
 });
 
 describe("a site that builds a subset", () => {
-  const site = makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "commit", site: { os: ["linux"], arches: ["amd64", "arm64"] } });
+  const site = makePlan(matrix, {
+    repositories: UPSTREAM_REPOSITORIES,
+    pins: "commit",
+    site: { os: ["linux"], arches: ["amd64", "arm64"] },
+    retirement: { now: new Date(), graceDays: DEFAULT_GRACE_DAYS },
+  });
   const builds = site.images.flatMap((i) => i.builds);
 
   it("plans only its OSes and arches: no Windows image, no other arch", () => {
@@ -145,5 +152,42 @@ describe("a site that builds a subset", () => {
     const arm = makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "commit", site: { os: ["linux"], arches: ["arm64"] } });
     expect(arm.images.some((i) => i.kind === "archive")).toBe(false);
     expect(arm.images.flatMap((i) => i.builds).every((b) => b.arch === "arm64")).toBe(true);
+  });
+});
+
+describe("retiring a deprecated distro", () => {
+  const planOn = (day: string, graceDays = DEFAULT_GRACE_DAYS) =>
+    makePlan(matrix, { repositories: UPSTREAM_REPOSITORIES, pins: "commit", retirement: { now: new Date(`${day}T00:00:00Z`), graceDays } });
+  // Alpine 3.23 as the plan made it while it was active (ocaml-dockerfile 8.4.2 deprecated it on 2026-08-09).
+  const active = makePlan(
+    { ...matrix, distros: matrix.distros.map((d) => (d.name === "alpine-3.23" ? { ...d, status: { state: "active" as const } } : d.name === "alpine-3.24" ? { ...d, aliases: [] } : d)) },
+    { repositories: UPSTREAM_REPOSITORIES, pins: "commit" },
+  );
+  const formerTags = active.images.filter((i) => i.distro === "alpine-3.23").flatMap((i) => i.manifests.map((m) => ({ tag: m.tag, arches: m.builds.map((b) => b.split("/")[1]) })));
+
+  it("leaves its tags alone during the grace period", () => {
+    expect(planOn("2026-11-06").images.filter((i) => i.distro === "alpine-3.23")).toEqual([]);
+    expect(planOn("2026-12-04", 120).images.filter((i) => i.distro === "alpine-3.23")).toEqual([]);
+  });
+
+  it("then pushes every tag it had (opam, compilers, variants, its bare name) as the deprecation image, on each arch that tag had", () => {
+    const retired = planOn("2026-11-07").images.filter((i) => i.distro === "alpine-3.23");
+    expect(retired.map((i) => [i.name, i.kind])).toEqual([["alpine-3.23-deprecated", "deprecated"]]);
+    const image = retired[0];
+    expect(image?.builds.map((b) => b.id)).toEqual(["alpine-3.23-deprecated/arm64", "alpine-3.23-deprecated/amd64"]);
+    expect(formerTags.map((t) => t.tag)).toEqual(expect.arrayContaining(["ocaml/opam:alpine-3.23-opam", "ocaml/opam:alpine-3.23", "ocaml/opam:alpine-3.23-ocaml-5.4", "ocaml/opam:alpine-3.23-ocaml-4.14-flambda"]));
+    expect(image?.manifests.map((m) => ({ tag: m.tag, arches: m.builds.map((b) => b.split("/")[1]) }))).toEqual(formerTags);
+    expect(image?.manifests.every((m) => m.sources.every((s) => s.startsWith("ocurrent/opam-staging:alpine-3.23-deprecated-")))).toBe(true);
+  });
+
+  it("builds the deprecation image FROM the newest active Alpine's pinned base, printing upstream's message and exiting 1", () => {
+    const image = planOn("2026-11-07").images.find((i) => i.name === "alpine-3.23-deprecated");
+    const alpine = matrix.distros.find((d) => d.name === "alpine-3.24");
+    expect(image?.retired).toEqual({ since: "2026-08-09", baseDistro: "alpine-3.24" });
+    expect(image?.builds[0]?.base).toEqual(alpine?.base);
+    const text = image?.builds[0]?.dockerfile ?? "";
+    expect(text).toContain(`FROM ${alpine?.base.image}:${alpine?.base.tag}\n`);
+    expect(text).toContain("This container is now deprecated and no longer supported. Please see https://github.com/ocaml/infrastructure/wiki/Containers");
+    expect(text).toMatch(/ENTRYPOINT \[ "\/bin\/sh", "-c", "echo '[^']+'; exit 1" \]/);
   });
 });

@@ -7,6 +7,7 @@ import { printDockerfile } from "../../dockerfile/src";
 import {
   archiveImage,
   compilerImage,
+  deprecationImage,
   linuxOpamImage,
   windowsOpamImage,
   FAMILIES,
@@ -38,7 +39,7 @@ import {
   type Repositories,
 } from "../../tags/src";
 
-export type ImageKind = "opam" | "compiler" | "archive" | "windows-all";
+export type ImageKind = "opam" | "compiler" | "archive" | "windows-all" | "deprecated";
 
 export interface Build {
   /** `<image>/<arch>`: unique in the plan. */
@@ -55,7 +56,7 @@ export interface Build {
   readonly parent?: string;
   /** What the build context holds: opam-repository at its pin, or nothing but the Dockerfile. */
   readonly context: "opam-repository" | "dockerfile-only";
-  /** The distro base image an opam build starts FROM, with its pinned digest when there is one. */
+  /** The distro base image an opam or deprecation build starts FROM, with its pinned digest when there is one. */
   readonly base?: { readonly image: string; readonly tag: string; readonly digest?: string };
   /**
    * A Windows build's Windows version (manifest lists carry it as `os.version`): its
@@ -92,6 +93,15 @@ export interface Image {
   readonly manifests: readonly Manifest[];
   /** Images whose builds this image's builds or manifests use. */
   readonly dependsOn: readonly string[];
+  /** A deprecation image only: the distro it stands in for was deprecated on `since`; its base is `baseDistro`'s. */
+  readonly retired?: Retired;
+}
+
+export interface Retired {
+  /** The day the distro was deprecated (YYYY-MM-DD). */
+  readonly since: string;
+  /** The active Alpine distro whose base image the deprecation image starts FROM. */
+  readonly baseDistro: string;
 }
 
 /** The Windows distros of one port (`windows-mingw`), also published together under `windows-all-<port>` names. */
@@ -114,7 +124,30 @@ export interface PlanOptions {
   readonly pins: PinStyle;
   /** What this site builds; default: every OS and arch. The plan leaves the rest out entirely. */
   readonly site?: Site;
+  /**
+   * The clock and the grace period: a deprecated distro whose grace period is over
+   * has its former tags pushed as the deprecation image. Without it (the upstream
+   * dump) deprecated distros are planned nowhere.
+   */
+  readonly retirement?: Retirement;
 }
+
+export interface Retirement {
+  readonly now: Date;
+  /** Days after a distro's deprecation before its tags are replaced. */
+  readonly graceDays: number;
+}
+
+export const DEFAULT_GRACE_DAYS = 90;
+const DAY_MS = 86_400_000;
+
+/** Whether a distro deprecated on `since` (YYYY-MM-DD) is retired at `retirement.now`. */
+export function graceOver(since: string, retirement: Retirement): boolean {
+  return Date.parse(`${since}T00:00:00Z`) + retirement.graceDays * DAY_MS <= retirement.now.getTime();
+}
+
+/** The project and image name of a retired distro's deprecation image. */
+export const deprecationImageName = (distro: string): string => `${distro}-deprecated`;
 
 /** The operating systems and arches a site builds. */
 export interface Site {
@@ -256,6 +289,38 @@ function manifest(repos: Repositories, name: string, builds: readonly Build[]): 
   return { name, tag: publicTag(repos, name), sources: builds.map((b) => b.stagingTag), builds: builds.map((b) => b.id) };
 }
 
+/**
+ * A retired distro: one deprecation build per arch it had, pushed under every
+ * tag its opam and compiler images had while it was active (`former`), each
+ * listing the arches that tag listed.
+ */
+function planRetired(former: DistroPlan, since: string, base: Distro, opts: PlanOptions): Image {
+  const repos = opts.repositories;
+  const name = deprecationImageName(former.distro.name);
+  const dockerfile = lazily(() => printDockerfile(deprecationImage(base.base)));
+  const builds = former.opam.builds.map((b) =>
+    build(
+      {
+        id: `${name}/${b.arch}`,
+        image: name,
+        arch: b.arch,
+        os: "linux",
+        tagName: stagingTagName(name, b.arch),
+        stagingTag: stagingTag(repos, name, b.arch),
+        context: "dockerfile-only",
+        base: base.base,
+      },
+      dockerfile,
+    ),
+  );
+  const byArch = new Map(builds.map((b) => [b.arch, b]));
+  const formerImages = [former.opam, ...former.compilers.map((c) => c.image)];
+  const manifests = formerImages.flatMap((image) =>
+    image.manifests.map((m) => manifest(repos, m.name, image.builds.map((b) => byArch.get(b.arch) as Build))),
+  );
+  return { name, kind: "deprecated", distro: former.distro.name, builds, manifests, dependsOn: [], retired: { since, baseDistro: base.name } };
+}
+
 function planArchive(base: DistroPlan, opts: PlanOptions): Image {
   const parent = base.opam.builds.find((b) => b.arch === "amd64");
   if (!parent) throw new Error(`the default distro ${base.distro.name} must be built for amd64 to make the archive image`);
@@ -311,8 +376,8 @@ function planWindowsGroup(group: string, members: readonly DistroPlan[], latest:
 }
 
 export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
-  // Deprecated distros are declared for the record and planned nowhere: no builds, no pushes, no projects.
-  const active = matrix.distros.filter((d) => d.status === "active").sort(distroOrder);
+  // Deprecated distros are built nowhere; once retired (below) their tags get the deprecation image.
+  const active = matrix.distros.filter((d) => d.status.state === "active").sort(distroOrder);
   const defaults = active.filter((d) => d.isDefault);
   if (defaults.length !== 1) {
     throw new Error(`exactly one distro must be the default, found ${defaults.length}: ${defaults.map((d) => d.file).join(", ")}`);
@@ -337,8 +402,33 @@ export function makePlan(matrix: Matrix, opts: PlanOptions): Plan {
     return { name, members, all: planWindowsGroup(name, members, latestRelease(matrix.releases), opts) };
   });
 
+  // Retired distros (Linux only: the deprecation image is an Alpine), planned as if active to know their tags.
+  const { retirement } = opts;
+  const retiredDistros = retirement
+    ? matrix.distros.filter(
+        (d) =>
+          d.status.state === "deprecated" &&
+          graceOver(d.status.since, retirement) &&
+          d.os === "linux" &&
+          (!site || (site.os.includes("linux") && siteArches(distroArches(d, latest), site).length > 0)),
+      )
+    : [];
+  const alpineBase = active.filter((d) => d.family === "alpine").at(-1);
+  const retired = new Map(
+    retiredDistros.map((d) => {
+      if (!alpineBase) throw new Error(`${d.file}: its deprecation image starts FROM the newest active Alpine's base, and no Alpine distro is active`);
+      const since = d.status.state === "deprecated" ? d.status.since : "";
+      return [d.name, planRetired(planDistro(matrix, { ...d, status: { state: "active" } }, opts), since, alpineBase, opts)];
+    }),
+  );
+
   const images: Image[] = [];
-  for (const d of distros) {
+  for (const d of [...distros, ...retiredDistros].sort(distroOrder)) {
+    const gone = retired.get(d.name);
+    if (gone) {
+      images.push(gone);
+      continue;
+    }
     const p = planOf(d);
     images.push(p.opam, ...p.compilers.map((c) => c.image));
     if (d.isDefault && archive) images.push(archive);

@@ -24,6 +24,8 @@ export function buildLabel(image: Image, build: Build): string {
       return `${image.compiler}/${build.arch}`;
     case "archive":
       return image.name;
+    case "deprecated":
+      return `deprecated/${build.arch}`;
   }
 }
 

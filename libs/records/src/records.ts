@@ -23,7 +23,11 @@ export const renderedContextSchema = z.discriminatedUnion("kind", [
     /** The base image; with a digest, the build is pinned to it whatever the tag says now. */
     base: z.strictObject({ image: z.string(), tag: z.string(), digest: digestSchema.optional() }).optional(),
   }),
-  z.strictObject({ kind: z.literal("dockerfile-only") }),
+  z.strictObject({
+    kind: z.literal("dockerfile-only"),
+    /** The base image a deprecation image starts FROM, pinned like an opam image's; absent for images FROM another build. */
+    base: z.strictObject({ image: z.string(), tag: z.string(), digest: digestSchema.optional() }).optional(),
+  }),
 ]);
 export type RenderedContext = z.output<typeof renderedContextSchema>;
 

@@ -7,7 +7,7 @@ export function renderedContext(plan: Plan, image: Image): RenderedContext {
   const first = image.builds[0];
   return first?.context === "opam-repository"
     ? { kind: "opam-repository", url: plan.repository.url, commit: plan.repository.commit, ...(first.base ? { base: first.base } : {}) }
-    : { kind: "dockerfile-only" };
+    : { kind: "dockerfile-only", ...(first?.base ? { base: first.base } : {}) };
 }
 
 /** Every build of a plan by id, to name the builds each tag joins. */

@@ -54,6 +54,7 @@ function indexStatus() {
 function imageLabel(image) {
   if (image.kind === "opam") return "opam";
   if (image.kind === "archive") return "archive";
+  if (image.kind === "deprecated") return "deprecation image";
   return "OCaml " + (image.compiler || image.name);
 }
 

@@ -76,7 +76,7 @@ const build = z.object({
 
 const image = z.object({
   name: z.string(),
-  kind: z.enum(["opam", "compiler", "archive", "windows-all"]),
+  kind: z.enum(["opam", "compiler", "archive", "windows-all", "deprecated"]),
   distro: z.string(),
   compiler: z.string().nullable(),
   builds: z.array(build),

@@ -78,12 +78,22 @@ export const pluginOptionsSchema = z
       .min(0)
       .default(7)
       .describe("Every build is redone once per this many days even when nothing changed, for distro security updates (0: never on schedule)."),
+    deprecationGraceDays: z
+      .number()
+      .int()
+      .min(0)
+      .default(90)
+      .describe("Days after a distro's deprecation (its deprecatedOn) before every tag it had is pushed as the deprecation image (OBI_NOW stands in for the clock)."),
+    pruneKeepPeriods: z
+      .number()
+      .int()
+      .min(1)
+      .default(4)
+      .describe("prune-staging keeps what was built within this many rebuild periods, referenced or not."),
   })
   .strict();
 
 export type PluginOptions = z.output<typeof pluginOptionsSchema>;
-
-
 
 
 /** The environment variable that overrides a builder: OBI_BUILDER_ARM64, OBI_BUILDER_WINDOWS. */

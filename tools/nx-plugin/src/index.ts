@@ -8,7 +8,7 @@ import { makePlan } from "../../../libs/plan/src";
 import { parseCodeInputs } from "./code-inputs";
 import { parsePluginOptions, type PluginOptions } from "./config";
 import { imagesProject, projectsByFile } from "./nodes";
-import { graphDryRun } from "./settings";
+import { graphDryRun, resolveRetirement } from "./settings";
 
 export const name = "ocaml-base-images";
 
@@ -29,6 +29,7 @@ export function pluginWith(rawCode: unknown) {
         repositories: { staging: options.stagingRepo, public: options.publicRepo },
         pins: "commit",
         site: options.site,
+        retirement: resolveRetirement(options.deprecationGraceDays),
       });
       const byFile = projectsByFile(plan, options, code);
       byFile.set(IMAGES_LAYOUT.compilers, { images: imagesProject(options) });

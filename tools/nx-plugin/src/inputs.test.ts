@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadMatrix } from "../../../libs/matrix/src";
 import { makePlan, type Image, type ImageKind, type Plan } from "../../../libs/plan/src";
 import { PROJECT_ROOT } from "../../testing/workspace";
-import { OPAM_COMPILER_FIELDS, UNDECIDING_DISTRO_FIELDS } from "./nodes";
+import { DEPRECATION_BASE_FIELDS, OPAM_COMPILER_FIELDS, UNDECIDING_DISTRO_FIELDS } from "./nodes";
 
 type Json = Record<string, unknown>;
 const dirs: string[] = [];
@@ -25,7 +25,12 @@ function planWith(edit: (read: (file: string) => Json, write: (file: string, jso
   const read = (file: string) => JSON.parse(readFileSync(join(root, "images", file), "utf8")) as Json;
   const write = (file: string, json: Json) => writeFileSync(join(root, "images", file), JSON.stringify(json));
   edit(read, write);
-  return makePlan(loadMatrix(root), { repositories: { staging: "s/staging", public: "p/public" }, pins: "commit" });
+  // A day after Alpine 3.23's grace period, so its deprecation image is planned too.
+  return makePlan(loadMatrix(root), {
+    repositories: { staging: "s/staging", public: "p/public" },
+    pins: "commit",
+    retirement: { now: new Date("2026-12-04T00:00:00Z"), graceDays: 90 },
+  });
 }
 
 /** All that an image's render writes: each build's Dockerfile, context and base, and its tags with their sources. */
@@ -100,6 +105,20 @@ describe("fields left out of a render's hash decide nothing about it", () => {
       });
       expectSameImages(baseline, changed, "opam", `compilers.json ${key} emptied`);
     }
+  });
+
+  it(`the base Alpine's image.json but for ${DEPRECATION_BASE_FIELDS.join(", ")}, for deprecation images`, () => {
+    expect(baseline.images.filter((i) => i.kind === "deprecated").map((i) => i.retired?.baseDistro)).toEqual(["alpine-3.24"]);
+    const changed = planWith((read, write) => {
+      const json = read("alpine-3.24/image.json");
+      write("alpine-3.24/image.json", { ...json, gcc: "99.1", bubblewrap: "0.1.0", tier: 3, arches: { amd64: ">=5.0.0" }, aliases: [] });
+    });
+    expectSameImages(baseline, changed, "deprecated", "the base Alpine's other fields changed");
+    const rebased = planWith((read, write) => {
+      const json = read("alpine-3.24/image.json");
+      write("alpine-3.24/image.json", { ...json, base: { image: "alpine", tag: "3.24.9" } });
+    });
+    expect(() => expectSameImages(baseline, rebased, "deprecated", "base")).toThrow();
   });
 
   it("and the check itself can fail: a field that does decide (gcc) changes compiler images", () => {

@@ -33,7 +33,11 @@ export const UNDECIDING_DISTRO_FIELDS: Readonly<Record<ImageKind, readonly strin
   compiler: ["$schema", "title"],
   archive: ["$schema", "title"],
   "windows-all": ["$schema", "title"],
+  deprecated: ["$schema", "title"],
 };
+
+/** What a deprecation image reads of the active Alpine it takes its base from. */
+export const DEPRECATION_BASE_FIELDS = ["base"] as const;
 
 /** The only part of compilers.json an opam image depends on: the releases (the latest decides its arches). */
 export const OPAM_COMPILER_FIELDS = ["releases"] as const;
@@ -60,13 +64,26 @@ function dataInputs(image: Image, index: PlanIndex): Input[] {
       return [distroFile(image.distro)];
     case "windows-all":
       return [...image.dependsOn.map((part) => distroFile(index.distroOf.get(part) ?? part)), compilers];
+    case "deprecated":
+      // Its former tags come from its own file and the compilers; its FROM from the newest active Alpine's base.
+      return [
+        distroFile(image.distro),
+        compilers,
+        ...(image.retired ? [{ json: inWorkspace(IMAGES_LAYOUT.distroFile(image.retired.baseDistro)), fields: [...DEPRECATION_BASE_FIELDS] }] : []),
+      ];
   }
 }
 
 function renderTarget(image: Image, index: PlanIndex, options: PluginOptions): TargetConfiguration {
   return {
     executor: `${EXECUTORS}:render`,
-    options: { image: image.name, stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site },
+    options: {
+      image: image.name,
+      stagingRepo: options.stagingRepo,
+      publicRepo: options.publicRepo,
+      site: options.site,
+      deprecationGraceDays: options.deprecationGraceDays,
+    },
     inputs: [
       ...dataInputs(image, index),
       CODE_INPUT.render,
@@ -210,6 +227,8 @@ function describe(image: Image): string {
       return "the source archives opam-repository refers to";
     case "windows-all":
       return `OCaml ${image.compiler} on every ${image.distro} image`;
+    case "deprecated":
+      return `the deprecation message, under every tag ${image.distro} had (deprecated ${image.retired?.since ?? ""})`;
   }
 }
 
@@ -254,14 +273,44 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
           stagingRepo: options.stagingRepo,
           publicRepo: options.publicRepo,
           site: options.site,
+          deprecationGraceDays: options.deprecationGraceDays,
           rebuildPeriodDays: options.rebuildPeriodDays,
           builtinFrontend: options.builtinFrontend,
         },
         cache: false,
         metadata: targetMetadata("images", "status"),
       },
+      // The repository description: `nx run images:describe` writes docs/tags.md.
+      describe: {
+        executor: `${EXECUTORS}:describe`,
+        options: {
+          stagingRepo: options.stagingRepo,
+          publicRepo: options.publicRepo,
+          site: options.site,
+          deprecationGraceDays: options.deprecationGraceDays,
+        },
+        // It writes a committed file, by the clock: never from a cache.
+        cache: false,
+        metadata: targetMetadata("images", "describe"),
+      },
+      // Old staging builds nothing names: `nx run images:prune-staging [--confirm]`.
+      "prune-staging": {
+        executor: `${EXECUTORS}:prune-staging`,
+        options: {
+          stagingRepo: options.stagingRepo,
+          publicRepo: options.publicRepo,
+          registry: options.registry,
+          site: options.site,
+          deprecationGraceDays: options.deprecationGraceDays,
+          rebuildPeriodDays: options.rebuildPeriodDays,
+          keepPeriods: options.pruneKeepPeriods,
+        },
+        // It reads the registry as it is now: never from a cache.
+        cache: false,
+        metadata: targetMetadata("images", "prune-staging"),
+      },
     },
-    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"], status: ["status"] } },
+    metadata: { description: "the declared matrix and its pins", targetGroups: { pins: ["update-pins"], status: ["status"], staging: ["prune-staging"], describe: ["describe"] } },
   };
 }
 
@@ -287,6 +336,16 @@ const TARGET_INFO = {
     description: "Moves the pins in images/ to the current upstream commits and base image digests; --check only reports them.",
     technologies: [],
     example: { check: true },
+  },
+  describe: {
+    description: "Writes the repository description (docs/tags.md, markdown) from the plan: every public tag by distro and compiler, aliases, arches, deprecated tags.",
+    technologies: [],
+    example: { output: "dist/description.md" },
+  },
+  "prune-staging": {
+    description: "Deletes staging manifests no current public list or build record names, built more than keepPeriods rebuild periods ago; a dry run unless --confirm.",
+    technologies: ["docker"],
+    example: { confirm: true },
   },
   status: {
     description: "Writes the state of every build and publish (dist/status/index.html and status.json); --serve serves it live on 127.0.0.1:8080.",

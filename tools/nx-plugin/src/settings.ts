@@ -6,6 +6,7 @@
  */
 import { DEFAULT_COMMAND_BOUNDS, DEFAULT_RETRY, describeBuilder, parseRepository, type BuilderSpec, type CommandBounds, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
 import type { Arch } from "../../../libs/ocaml/src";
+import { DEFAULT_GRACE_DAYS, type Retirement } from "../../../libs/plan/src";
 import type { Repositories } from "../../../libs/tags/src";
 import { builderKeyOf, builderObjectSchema, normalizeBuilder, type BuilderKey, type BuilderOption } from "./builders";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, ENV } from "./config";
@@ -43,6 +44,17 @@ export function resolveRepositories(options: { readonly stagingRepo: string; rea
  */
 export function rebuildPeriod(days: number, env: Env = process.env): string {
   return periodOf(days, env);
+}
+
+/**
+ * The clock and grace period the plan retires deprecated distros with (OBI_NOW
+ * stands in for the clock, as for the rebuild period): the plugin's graph, the
+ * renders and the status page all plan with this.
+ */
+export function resolveRetirement(graceDays: number | undefined, env: Env = process.env): Retirement {
+  const now = env.OBI_NOW ? Date.parse(env.OBI_NOW) : Date.now();
+  if (Number.isNaN(now)) throw new Error(`OBI_NOW is not a date: ${env.OBI_NOW}`);
+  return { now: new Date(now), graceDays: graceDays ?? DEFAULT_GRACE_DAYS };
 }
 
 /** How many tasks of a batch run at once: OBI_PARALLEL, else NX_PARALLEL, else Nx's default of 3. */

@@ -17,7 +17,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMatrix } from "../../../libs/matrix/src";
-import { makePlan, type Plan } from "../../../libs/plan/src";
+import { DEFAULT_GRACE_DAYS, makePlan, type Plan } from "../../../libs/plan/src";
 import { cacheHits, createWorkspace, ranTasks, smallFixture, type Workspace } from "../workspace";
 
 let ws: Workspace;
@@ -34,7 +34,7 @@ function decisions(plan: Plan): Map<string, string> {
     if (!b) throw new Error(`no build ${id}`);
     const key = JSON.stringify({
       dockerfile: b.dockerfile,
-      context: b.context === "opam-repository" ? { ...plan.repository, base: b.base } : "none",
+      context: b.context === "opam-repository" ? { ...plan.repository, base: b.base } : b.base ? { base: b.base } : "none",
       parent: b.parent ? buildKey(b.parent) : null,
     });
     memo.set(id, key);
@@ -59,8 +59,14 @@ function reshapedProjects(before: Plan, after: Plan): Set<string> {
   return new Set([...arches(after)].filter(([name, list]) => a.has(name) && a.get(name) !== list).map(([name]) => name));
 }
 
+/** The plan as the plugin makes it: the real clock (nx runs with it too) and the default grace period. */
 const planNow = (): Plan =>
-  makePlan(loadMatrix(ws.dir), { repositories: { staging: "localhost:5000/opam-staging", public: "localhost:5000/opam" }, pins: "commit" });
+  makePlan(loadMatrix(ws.dir), {
+    repositories: { staging: "localhost:5000/opam-staging", public: "localhost:5000/opam" },
+    pins: "commit",
+    retirement: { now: new Date(), graceDays: DEFAULT_GRACE_DAYS },
+  });
+const daysAgo = (days: number): string => new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
 
 /** Every build and publish record under dist/, by task id, to tell which tasks wrote something new. */
 function outputs(): Map<string, string> {
@@ -210,6 +216,8 @@ describe("the tasks that miss the cache after an edit are exactly those it decid
         ws.editJson("images/alpine-3.22/image.json", (j) => (j.aliases = []));
         ws.editJson("images/alpine-3.23/image.json", (j) => {
           j.status = "deprecated";
+          // Today: within its grace period, so its tags are left alone for now.
+          j.deprecatedOn = daysAgo(0);
           j.aliases = [];
         });
         ws.write("images/alpine-3.25/image.json", JSON.stringify({ ...current, version: "3.25", title: "Alpine 3.25", base: { image: "alpine", tag: "3.25" }, aliases: ["alpine"] }));
@@ -223,6 +231,16 @@ describe("the tasks that miss the cache after an edit are exactly those it decid
     );
     const projects = JSON.parse((await ws.nxOk(["show", "projects", "--json"])).stdout) as string[];
     expect(projects.filter((p) => p.startsWith("alpine-3.23-"))).toEqual([]);
+  });
+
+  it("end a deprecated distro's grace period: only its deprecation image builds and publishes", async () => {
+    await expectExactMisses(
+      "a deprecated distro's grace period ends",
+      () => ws.editJson("images/alpine-3.23/image.json", (j) => (j.deprecatedOn = daysAgo(DEFAULT_GRACE_DAYS + 1))),
+      (ran) => {
+        expect([...ran].sort()).toEqual(["alpine-3.23-deprecated:build-amd64", "alpine-3.23-deprecated:publish"]);
+      },
+    );
   });
 
   // libs/dockerfile is loaded by the render executor only (code-inputs.test.ts checks each target's code inputs).

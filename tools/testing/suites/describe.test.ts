@@ -89,6 +89,6 @@ describe("the plugin's self-description", () => {
     expect(project.targets.render.metadata.technologies).toBeUndefined();
     const images = JSON.parse((await ws.nxOk(["show", "project", "images", "--json"])).stdout);
     expect(images.targets["update-pins"].metadata.description).toMatch(/pins/);
-    expect(images.metadata.targetGroups).toEqual({ pins: ["update-pins"], status: ["status"] });
+    expect(images.metadata.targetGroups).toEqual({ pins: ["update-pins"], status: ["status"], staging: ["prune-staging"], describe: ["describe"] });
   });
 });

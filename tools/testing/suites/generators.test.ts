@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IMAGES_LAYOUT, loadMatrix, MatrixError } from "../../../libs/matrix/src";
 import { committedPlan, committedPlanText } from "../../../libs/plan/src";
+import { resolveRetirement } from "../../nx-plugin/src/settings";
 import { createWorkspace, type Workspace } from "../workspace";
 
 let ws: Workspace;
@@ -25,7 +26,7 @@ const projects = async () => JSON.parse((await ws.nxOk(["show", "projects", "--j
 
 /** The committed plan is what plan:update makes of images/ as it now is. */
 function expectCommittedPlanCurrent(): void {
-  const expected = committedPlanText(committedPlan(loadMatrix(ws.dir)));
+  const expected = committedPlanText(committedPlan(loadMatrix(ws.dir), resolveRetirement(undefined)));
   expect(ws.read(IMAGES_LAYOUT.buildsExpected) === expected, "images/builds.expected is not regenerated").toBe(true);
 }
 

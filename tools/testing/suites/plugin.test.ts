@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadMatrix } from "../../../libs/matrix/src";
-import { makePlan } from "../../../libs/plan/src";
+import { DEFAULT_GRACE_DAYS, makePlan } from "../../../libs/plan/src";
 import { cacheHits, createWorkspace, ranTasks, smallFixture, Workspace, PROJECT_ROOT } from "../workspace";
 
 const DRY = { dryRun: true };
@@ -21,7 +21,7 @@ describe("the project graph of the full matrix", () => {
     // Besides the images, one project owns the matrix and its pins.
     expect(all).toContain("images");
     const projects = all.filter((p) => p !== "images");
-    const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: { staging: "s", public: "p" }, pins: "commit" });
+    const plan = makePlan(loadMatrix(PROJECT_ROOT), { repositories: { staging: "s", public: "p" }, pins: "commit", retirement: { now: new Date(), graceDays: DEFAULT_GRACE_DAYS } });
     expect(projects.length).toBe(plan.images.length);
     expect(new Set(projects)).toEqual(new Set(plan.images.map((i) => i.name)));
     expect(projects).toEqual(expect.arrayContaining(["debian-13-opam", "debian-13-ocaml-4.14-flambda", "archive"]));

@@ -146,7 +146,7 @@ function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Re
     dockerfile: join(contextDir, "Dockerfile"),
     tags: [build.stagingTag, build.idTag],
     buildContexts: {
-      ...(rendered.kind === "opam-repository" && rendered.base?.digest
+      ...(rendered.base?.digest
         ? { [`${rendered.base.image}:${rendered.base.tag}`]: `docker-image://${rendered.base.image}@${rendered.base.digest}` }
         : {}),
       // FROM the parent its record names, not whatever its staging tag says now (another run may have moved it).

@@ -16,7 +16,7 @@ const arch = z.enum(ARCHES);
 const buildRef = z.strictObject({ image, arch: arch.describe("The arch of that image's build.") });
 
 export const renderOptionsSchema = pluginOptionsSchema
-  .pick({ stagingRepo: true, publicRepo: true, site: true })
+  .pick({ stagingRepo: true, publicRepo: true, site: true, deprecationGraceDays: true })
   .extend({ image })
   .strict()
   .describe("Writes an image's Dockerfile per arch and its build-context description under dist/images/<image>/render/.");
@@ -53,7 +53,7 @@ export const updatePinsOptionsSchema = pluginOptionsSchema
   .describe("Moves the pins in images/ to the current upstream heads and digests.");
 
 export const statusOptionsSchema = pluginOptionsSchema
-  .pick({ stagingRepo: true, publicRepo: true, site: true, rebuildPeriodDays: true, builtinFrontend: true })
+  .pick({ stagingRepo: true, publicRepo: true, site: true, rebuildPeriodDays: true, builtinFrontend: true, deprecationGraceDays: true })
   .extend({
     serve: z.boolean().optional().describe("Serve the page and status.json (live) instead of writing dist/status/."),
     host: z.string().min(1).optional().describe("The address to serve on; loopback (127.0.0.1) unless told otherwise."),
@@ -68,6 +68,21 @@ export const statusOptionsSchema = pluginOptionsSchema
   .strict()
   .describe("Writes dist/status/ (index.html, status.json): the state of every build and publish; --serve serves it live on loopback.");
 
+export const pruneStagingOptionsSchema = pluginOptionsSchema
+  .pick({ stagingRepo: true, publicRepo: true, registry: true, site: true, rebuildPeriodDays: true, deprecationGraceDays: true })
+  .extend({
+    keepPeriods: pluginOptionsSchema.shape.pruneKeepPeriods.optional(),
+    confirm: z.boolean().optional().describe("Delete; without it, only say what would be deleted and the bytes it would free."),
+  })
+  .strict()
+  .describe("Deletes staging manifests no current public list or build record names, built more than keepPeriods rebuild periods ago; a dry run unless --confirm.");
+
+export const describeOptionsSchema = pluginOptionsSchema
+  .pick({ stagingRepo: true, publicRepo: true, site: true, deprecationGraceDays: true })
+  .extend({ output: z.string().min(1).optional().describe("Where to write the markdown, relative to the workspace (docs/tags.md).") })
+  .strict()
+  .describe("Writes the repository description (markdown) from the plan: every public tag by distro and compiler, aliases, arches, deprecated tags.");
+
 /** Every executor's options, by executor name (as in executors.json). */
 export const EXECUTOR_OPTIONS = {
   render: renderOptionsSchema,
@@ -75,6 +90,8 @@ export const EXECUTOR_OPTIONS = {
   publish: publishOptionsSchema,
   "update-pins": updatePinsOptionsSchema,
   status: statusOptionsSchema,
+  "prune-staging": pruneStagingOptionsSchema,
+  describe: describeOptionsSchema,
 } as const;
 
 export type ExecutorName = keyof typeof EXECUTOR_OPTIONS;
@@ -83,6 +100,8 @@ export type BuildOptions = Readonly<z.infer<typeof buildOptionsSchema>>;
 export type PublishOptions = Readonly<z.infer<typeof publishOptionsSchema>>;
 export type UpdatePinsOptions = Readonly<z.infer<typeof updatePinsOptionsSchema>>;
 export type StatusOptions = Readonly<z.infer<typeof statusOptionsSchema>>;
+export type DescribeOptions = Readonly<z.infer<typeof describeOptionsSchema>>;
+export type PruneStagingOptions = Readonly<z.infer<typeof pruneStagingOptionsSchema>>;
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
   const at = issue.path.map(String).join(".");

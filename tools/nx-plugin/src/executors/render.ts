@@ -9,7 +9,7 @@ import { loadMatrix } from "../../../../libs/matrix/src";
 import { makePlan, type Plan } from "../../../../libs/plan/src";
 import { DIST_LAYOUT, renderedContext, renderedManifests } from "../../../../libs/records/src";
 import { executorOf, type TaskLog } from "./batch";
-import { resolveRepositories } from "../settings";
+import { resolveRepositories, resolveRetirement } from "../settings";
 import { writeRecord, writeWhole } from "./shared";
 import { failureLine, parseOptions, type RenderOptions } from "./options";
 
@@ -31,10 +31,15 @@ const plans = new Map<string, Plan>();
 
 function planFor(root: string, options: RenderOptions): Plan {
   const repositories = resolveRepositories(options);
-  const key = JSON.stringify([root, repositories, options.site ?? null]);
+  const key = JSON.stringify([root, repositories, options.site ?? null, options.deprecationGraceDays ?? null]);
   let plan = plans.get(key);
   if (!plan) {
-    plan = makePlan(loadMatrix(root), { repositories, pins: "commit", ...(options.site ? { site: options.site } : {}) });
+    plan = makePlan(loadMatrix(root), {
+      repositories,
+      pins: "commit",
+      ...(options.site ? { site: options.site } : {}),
+      retirement: resolveRetirement(options.deprecationGraceDays),
+    });
     plans.set(key, plan);
   }
   return plan;

@@ -45,7 +45,7 @@ import {
 } from "../../../../libs/records/src";
 import { ownerAlive } from "../../../../libs/docker/src";
 import { DEFAULT_REBUILD_PERIOD_DAYS } from "../config";
-import { rebuildPeriod, resolveRepositories } from "../settings";
+import { rebuildPeriod, resolveRepositories, resolveRetirement } from "../settings";
 import { say, writeWhole } from "./shared";
 import { statusMetrics } from "./metrics";
 import { parseOptions, type StatusOptions } from "./options";
@@ -122,7 +122,12 @@ export interface StatusSource {
 export function statusSource(root: string, options: StatusOptions): StatusSource {
   const repositories = resolveRepositories(options);
   const matrix = loadMatrix(root);
-  const plan = makePlan(matrix, { repositories, pins: "commit", ...(options.site ? { site: options.site } : {}) });
+  const plan = makePlan(matrix, {
+    repositories,
+    pins: "commit",
+    ...(options.site ? { site: options.site } : {}),
+    retirement: resolveRetirement(options.deprecationGraceDays),
+  });
   const period = rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS);
   const imageOf = new Map(plan.images.map((i) => [i.name, i]));
   const contexts = new Map(plan.images.map((i) => [i.name, renderedContext(plan, i)]));

@@ -8,7 +8,7 @@
  */
 import type { ExecutorContext } from "@nx/devkit";
 import { parseReference, RegistryClient, realRunner, runChecked, scopedCredentials } from "../../../../libs/docker/src";
-import { describeChange, updatePins, type Upstream } from "../../../../libs/pins/src";
+import { describeChange, parseLsRemoteTags, updatePins, type Upstream } from "../../../../libs/pins/src";
 import { resolveSettings, type Settings } from "../settings";
 import { say } from "./shared";
 import { parseOptions, type UpdatePinsOptions } from "./options";
@@ -25,6 +25,10 @@ export function liveUpstream(settings: Pick<Settings, "auth" | "commands">): Ups
       const sha = out.stdout.split(/\s/)[0];
       if (!sha || !/^[0-9a-f]{40}$/.test(sha)) throw new Error(`${url} has no branch ${branch}`);
       return sha;
+    },
+    async tags(url) {
+      const out = await runChecked(runner, "git", ["ls-remote", "--tags", url]);
+      return parseLsRemoteTags(out.stdout);
     },
     async imageDigest(image, tag) {
       const manifest = await client.getManifest(parseReference(`${image}:${tag}`));

@@ -26,7 +26,7 @@ export default async function deprecateDistroGenerator(tree: Tree, rawOptions: u
   const date = options.date ?? new Date().toISOString().slice(0, 10);
   editImages(tree, (images) => {
     const distro = findDistro(images.distros, options.name, "name");
-    if (distro.status === "deprecated") throw new GeneratorError(`${distro.file}: status: ${distro.name} is already deprecated`);
+    if (distro.status.state === "deprecated") throw new GeneratorError(`${distro.file}: status: ${distro.name} is already deprecated`);
     const handed = [...distro.aliases.map((a) => JSON.stringify(a)), ...(distro.isDefault ? ["the default"] : [])];
     const successor =
       options.successor !== undefined ? findDistro(images.distros, options.successor, "--successor") : handed.length > 0 ? newestSibling(images.distros, distro.name) : undefined;

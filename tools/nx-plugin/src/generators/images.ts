@@ -7,6 +7,7 @@ import type { Tree } from "@nx/devkit";
 import type { Distro } from "../../../../libs/distros/src";
 import { closest, IMAGES_LAYOUT, loadMatrixFrom, MatrixError, MAX_FILE_BYTES, type ImagesReader } from "../../../../libs/matrix/src";
 import { committedPlan, committedPlanText, distroOrder, printSummaryDiff } from "../../../../libs/plan/src";
+import { resolveRetirement } from "../settings";
 
 export type Json = Record<string, unknown>;
 
@@ -67,7 +68,8 @@ export function editImages(tree: Tree, edit: (editor: ImagesEditor) => void, out
     if (e instanceof MatrixError) throw new GeneratorError(`nothing written: images/ would be refused:\n${e.message}`);
     throw e;
   }
-  const [old, plan] = [committedPlan(before), committedPlan(after)];
+  const retirement = resolveRetirement(undefined);
+  const [old, plan] = [committedPlan(before, retirement), committedPlan(after, retirement)];
   const text = committedPlanText(plan);
   const moved = text !== committedPlanText(old);
   tree.write(IMAGES_LAYOUT.buildsExpected, text);
@@ -100,5 +102,5 @@ export function newestSibling(distros: readonly Distro[], name: string): Distro 
   const prefix = name.slice(0, cut);
   const numeric = (text: string) => /^\d/.test(text);
   const wanted = numeric(name.slice(cut + 1));
-  return distros.filter((d) => d.name !== name && d.status === "active" && namePrefix(d) === prefix && numeric(d.version) === wanted).at(-1);
+  return distros.filter((d) => d.name !== name && d.status.state === "active" && namePrefix(d) === prefix && numeric(d.version) === wanted).at(-1);
 }
