@@ -134,6 +134,12 @@ export function buildIdTag(id: string): string {
   return `build-${id}`;
 }
 
+/** A build's id tag as people read it in a line: its first 12 hex digits, as git shortens commits. */
+export const shortBuildIdTag = (id: string): string => `build-${buildIdTag(id).slice(6, 18)}…`;
+
+/** A build's id tag in its repository, as people read it (see shortBuildIdTag). */
+export const shortBuildRef = (repo: Repository, id: string): string => `${repositoryText(repo)}:${shortBuildIdTag(id)}`;
+
 /** The name without tag or digest, as docker writes it (`localhost:5000/opam-staging`). */
 export function repositoryName(ref: ImageReference): string {
   if (ref.registry === DOCKER_HUB) return ref.repository.replace(/^library\//, "");

@@ -235,12 +235,19 @@ export function lineSplitter(onLine: (line: string) => void): { push: (chunk: Bu
   };
 }
 
-/** Says each command it would run, runs nothing, and succeeds with empty output. */
-export function dryRunner(print: (line: string) => void): Runner {
+/**
+ * Says each command it would run, runs nothing, and succeeds with empty output:
+ * `whole`, every argument; `short`, the command and its subcommand (`docker buildx build …`).
+ */
+export function dryRunner(print: (line: string) => void, show: "whole" | "short" = "whole"): Runner {
   return {
     dryRun: true,
     async run(command, args, options = {}) {
-      print(`would run: ${commandLine(command, args)}${options.input !== undefined ? " <stdin>" : ""}`);
+      // The words before the first flag, at most two: `buildx build`, `push <tag>`.
+      const firstFlag = args.findIndex((a) => a.startsWith("-"));
+      const words = args.slice(0, Math.min(2, firstFlag === -1 ? args.length : firstFlag));
+      const shown = show === "whole" || words.length === args.length ? commandLine(command, args) : `${commandLine(command, words)} … (--verbose shows it whole)`;
+      print(`would run: ${shown}${options.input !== undefined ? " <stdin>" : ""}`);
       return { exitCode: 0, stdout: "", stderr: "" };
     },
   };

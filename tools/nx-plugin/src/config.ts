@@ -35,6 +35,10 @@ export const ENV = {
   retries: "OBI_REGISTRY_RETRIES",
   retrySeconds: "OBI_REGISTRY_RETRY_SECONDS",
   timeoutSeconds: "OBI_REGISTRY_TIMEOUT_SECONDS",
+  commandIdleSeconds: "OBI_COMMAND_IDLE_SECONDS",
+  commandTimeoutSeconds: "OBI_COMMAND_TIMEOUT_SECONDS",
+  /** Nx's own: `--verbose` sets it; a dry run then prints each command whole. */
+  verbose: "NX_VERBOSE_LOGGING",
 } as const;
 
 export const pluginOptionsSchema = z

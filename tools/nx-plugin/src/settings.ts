@@ -101,7 +101,7 @@ export function retryPolicy(env: Env = process.env): RetryPolicy {
  * run: OBI_COMMAND_IDLE_SECONDS without printing anything, OBI_COMMAND_TIMEOUT_SECONDS
  * in all (DEFAULT_COMMAND_BOUNDS otherwise). Not task inputs, like the retry bounds.
  */
-export const COMMAND_ENV = { idle: "OBI_COMMAND_IDLE_SECONDS", total: "OBI_COMMAND_TIMEOUT_SECONDS" } as const;
+export const COMMAND_ENV = { idle: ENV.commandIdleSeconds, total: ENV.commandTimeoutSeconds } as const;
 
 export function commandBounds(env: Env = process.env): CommandBounds {
   const seconds = (name: string): number | undefined => {
@@ -204,6 +204,8 @@ export interface Settings {
   readonly retry: RetryPolicy;
   /** How long a child command may be silent, and run in all. */
   readonly commands: CommandBounds;
+  /** `nx … --verbose`: a dry run prints each command whole, with full build ids. */
+  readonly verbose: boolean;
 }
 
 /**
@@ -254,6 +256,7 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
     rebuildPeriod: rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS, env),
     retry: retryPolicy(env),
     commands: commandBounds(env),
+    verbose: env[ENV.verbose] === "true",
   };
 }
 

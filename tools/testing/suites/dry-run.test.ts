@@ -112,6 +112,23 @@ describe("a dry run", () => {
     expect(ours.some((l) => l.startsWith("debian-13-ocaml-5.4: would push"))).toBe(true);
   });
 
+  it("names builds by a 12-hex build id and no temporary path; --verbose shows each command whole", async () => {
+    const ours = (result: NxResult) => result.all.split("\n").filter((line) => /^(debian|alpine)-[\w.-]+( \(\w+\))?: /.test(line));
+    const short = ours(await dryRun(["run", "debian-13-ocaml-5.4:publish", "--dryRun"]));
+    expect(short.length).toBeGreaterThan(5);
+    for (const line of short) {
+      expect(line, line).not.toMatch(/[0-9a-f]{64}/);
+      expect(line, line).not.toMatch(/\/tmp\/|obi-[\w-]+-[A-Za-z0-9]{6}/);
+    }
+    expect(short.some((l) => /debian-13-opam \(amd64\): would push \S+ and \S+:build-[0-9a-f]{12}…$/.test(l))).toBe(true);
+    expect(short.some((l) => /debian-13-ocaml-5\.4: would push \S+ <- \S+:build-[0-9a-f]{12}…, \S+:build-[0-9a-f]{12}…$/.test(l))).toBe(true);
+    expect(short.some((l) => / would run: docker buildx build … \(--verbose shows it whole\)$/.test(l))).toBe(true);
+    const whole = ours(await dryRun(["run", "debian-13-ocaml-5.4:publish", "--dryRun", "--verbose"]));
+    expect(whole.some((l) => / would run: docker buildx build --platform linux\/amd64 .*:build-[0-9a-f]{64} .*'<context>'$/.test(l))).toBe(true);
+    expect(whole.some((l) => /debian-13-ocaml-5\.4: would push \S+ <- \S+:build-[0-9a-f]{64}, /.test(l))).toBe(true);
+    expectNothingHappened(await dryRun(["run", "debian-13-ocaml-5.4:publish", "--dryRun", "--verbose"]));
+  });
+
   it("refuses an OBI_DRY_RUN it cannot read, before doing anything", async () => {
     const result = await dryRun(["run", "debian-13-opam:build-amd64"], { OBI_DRY_RUN: "maybe" });
     expect(result.exitCode).not.toBe(0);

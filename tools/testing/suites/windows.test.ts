@@ -78,7 +78,7 @@ describe("Windows images", () => {
 
   it("build on the Windows builder with the classic builder and push each tag: the exact commands of a dry run", async () => {
     setBuilders({ windows: { kind: "ssh", host: "ssh://Administrator@winbuild.example.org", keyFile: "/run/secrets/ocurrent-ssh-key", knownHostsFile: "/run/secrets/windows-known-hosts", slots: 2 } });
-    const result = await dry(["run", "windows-server-mingw-ltsc2022-ocaml-5.4:publish"]);
+    const result = await dry(["run", "windows-server-mingw-ltsc2022-ocaml-5.4:publish", "--verbose"]);
     expect(result.exitCode, result.all.slice(-3000)).toBe(0);
     expect(dockerCalls()).toEqual([]);
     const staging = `${prefix}/opam-staging`;

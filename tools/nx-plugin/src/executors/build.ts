@@ -26,6 +26,7 @@ import {
   platformText,
   repositoryText,
   samePlatform,
+  shortBuildRef,
   tagIn,
   withMachineLock,
   type BuilderFacts,
@@ -64,6 +65,8 @@ interface PreparedBuild {
   readonly repo: string;
   readonly stagingTag: string;
   readonly idTag: string;
+  /** The id tag as a line shows it: 12 hex digits (--verbose shows the whole). */
+  readonly shortIdTag: string;
   /** The builder it runs on. */
   readonly builder: ResolvedBuilder;
   /** BuildKit (`docker buildx build`), or the classic builder for Windows engines, which have no BuildKit. */
@@ -91,6 +94,7 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
     repo: repositoryText(settings.staging),
     stagingTag: tagIn(settings.staging, options.tag),
     idTag: tagIn(settings.staging, buildIdTag(id)),
+    shortIdTag: shortBuildRef(settings.staging, id),
     // The settings resolve it for every task with an arch, which a build always has.
     builder: settings.builder ?? resolveBuilder(options),
     engine: options.os === "windows" ? "classic" : "buildkit",
@@ -158,8 +162,11 @@ function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Re
   };
 }
 
-/** A dry run: says what would be built and pushed; touches neither docker, the registry nor any secret. */
-async function describeBuild(build: PreparedBuild, log: TaskLog): Promise<void> {
+/**
+ * A dry run: says what would be built and pushed; touches neither docker, the registry nor any secret.
+ * Its lines name the image/arch and a short build id; with `--verbose`, each command whole.
+ */
+async function describeBuild(build: PreparedBuild, log: TaskLog, verbose: boolean): Promise<void> {
   log.say(`${build.label}: would build ${build.stagingTag} for ${build.platform} on ${build.builder.label} (build ${build.id.slice(0, 12)}), unless ${build.repo} already holds that build`);
   const { spec } = build.builder;
   // The key files are not read in a dry run; the line says what a real run would do with them.
@@ -167,10 +174,10 @@ async function describeBuild(build: PreparedBuild, log: TaskLog): Promise<void> 
   if (spec.kind === "tls") log.say(`${build.label}: would connect with DOCKER_HOST=${spec.host}, DOCKER_TLS_VERIFY=1, with the CA, certificate and key in ${spec.caFile}, ${spec.certFile}, ${spec.keyFile}`);
   if (spec.kind === "context") log.say(`${build.label}: would connect with DOCKER_CONTEXT=${spec.name}`);
   if (build.rendered.kind === "opam-repository") log.say(`${build.label}: would check out ${build.rendered.url} at ${build.rendered.commit}`);
-  const runner = dryRunner((line) => log.say(`${build.label}: ${line}`));
+  const runner = dryRunner((line) => log.say(`${build.label}: ${line}`), verbose ? "whole" : "short");
   const request = buildRequest(build, "<context>", {}, log);
   await (build.engine === "classic" ? classicBuildAndPush(runner, request) : buildAndPush(runner, request));
-  log.say(`${build.label}: would push ${build.stagingTag} and ${build.idTag}`);
+  log.say(`${build.label}: would push ${build.stagingTag} and ${verbose ? build.idTag : build.shortIdTag}`);
 }
 
 /**
@@ -275,7 +282,7 @@ export async function runBuild(rawOptions: BuildOptions, root: string, log: Task
     const made = { image: options.image, arch: options.arch, platform: build.platform, stagingRepo: build.repo, stagingTag: build.stagingTag, buildId: build.id };
     let record: BuildRecord;
     if (settings.dryRun) {
-      await describeBuild(build, log);
+      await describeBuild(build, log, settings.verbose);
       record = { dryRun: true, ...made };
       log.note({ reused: false, builder: build.builder.queue });
     } else {

@@ -15,6 +15,7 @@ import {
   tagRef,
   type ImageReference,
   repositoryText,
+  shortBuildRef,
   type ListEntry,
 } from "../../../../libs/docker/src";
 import { DIST_LAYOUT, REDO, renderedManifestsSchema, type PublishRecord, type RealPublishRecord, type RecordMode } from "../../../../libs/records/src";
@@ -54,7 +55,9 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
     if (settings.dryRun) {
       for (const { tag, sources, builds } of wanted) {
         const text = formatReference(tag);
-        say(`would push ${text} <- ${sources.join(", ")}`);
+        // Each build by its short id tag, unless --verbose asks for the whole.
+        const shown = settings.verbose ? sources : builds.map((b) => shortBuildRef(repositoryOf(parseReference(b.stagingTag)), b.buildId));
+        say(`would push ${text} <- ${shown.join(", ")}`);
         if (builds.some((b) => b.platform.startsWith("windows/"))) say(`would give ${text}'s Windows entries the os.version their images' configs carry`);
       }
       record = { dryRun: true, ...made, manifests: wanted.map(({ tag, sources }) => ({ tag: formatReference(tag), sources })) };
