@@ -60,7 +60,7 @@ describe.each(ENTRY_POINTS)("$file", ({ file, option, bad }) => {
  * the one place; every other script, a new one included, must answer --help, refuse a
  * bad flag in one line with exit 2, and survive `| head`.
  */
-const FLAGS_OF_ANOTHER_TOOL: Readonly<Record<string, string>> = { test: "vitest", "test:unit": "vitest", typecheck: "tsc" };
+const FLAGS_OF_ANOTHER_TOOL: Readonly<Record<string, string>> = { test: "vitest", "test:unit": "vitest", "test:integration": "vitest", "test:browser": "vitest", typecheck: "tsc" };
 const NO_FLAGS: readonly string[] = ["test:ci"];
 const SCRIPTS = Object.keys((JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
 const OURS = SCRIPTS.filter((name) => !(name in FLAGS_OF_ANOTHER_TOOL) && !NO_FLAGS.includes(name));

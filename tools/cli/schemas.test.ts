@@ -51,8 +51,8 @@ describe("the Nx executors' schemas", () => {
 });
 
 describe("the Nx generators' schemas", () => {
-  const generators = JSON.parse(readFileSync(join(__dirname, "nx-plugin/generators.json"), "utf8")).generators as Record<string, { schema: string; factory: string }>;
-  const plugin = JSON.parse(readFileSync(join(__dirname, "nx-plugin/package.json"), "utf8")) as { generators?: string };
+  const generators = JSON.parse(readFileSync(join(__dirname, "../nx-plugin/generators.json"), "utf8")).generators as Record<string, { schema: string; factory: string }>;
+  const plugin = JSON.parse(readFileSync(join(__dirname, "../nx-plugin/package.json"), "utf8")) as { generators?: string };
 
   it("are the files generators.json (named by the plugin's package.json) lists, generated, each with its positional option", () => {
     expect(plugin.generators).toBe("./generators.json");

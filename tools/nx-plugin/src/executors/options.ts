@@ -14,6 +14,11 @@ import { pluginOptionsSchema } from "../config";
 const image = z.string().min(1).describe("The image (project) name, e.g. debian-13-ocaml-5.4.");
 const arch = z.enum(ARCHES);
 const buildRef = z.strictObject({ image, arch: arch.describe("The arch of that image's build.") });
+/**
+ * The plugin's dryRun without its default: a task's options say `dryRun` only when it is a
+ * dry run (its records go elsewhere), so an absent value means real, and `--dryRun=false` is refused.
+ */
+const dryRun = pluginOptionsSchema.shape.dryRun.unwrap().optional().describe(pluginOptionsSchema.shape.dryRun.description ?? "");
 
 export const renderOptionsSchema = pluginOptionsSchema
   .pick({ stagingRepo: true, publicRepo: true, site: true, deprecationGraceDays: true })
@@ -22,8 +27,9 @@ export const renderOptionsSchema = pluginOptionsSchema
   .describe("Writes an image's Dockerfile per arch and its build-context description under dist/images/<image>/render/.");
 
 export const buildOptionsSchema = pluginOptionsSchema
-  .pick({ stagingRepo: true, registry: true, dryRun: true, builtinFrontend: true, rebuildPeriodDays: true })
+  .pick({ stagingRepo: true, registry: true, builtinFrontend: true, rebuildPeriodDays: true })
   .extend({
+    dryRun,
     image,
     arch: arch.describe("The arch built."),
     os: z.enum(["linux", "windows"]).describe("The OS of the image; with the arch, the build's platform."),
@@ -39,8 +45,8 @@ export const buildOptionsSchema = pluginOptionsSchema
   .describe("Builds one image for one arch with docker buildx and pushes it to the staging repository, unless a build with its id is there already.");
 
 export const publishOptionsSchema = pluginOptionsSchema
-  .pick({ stagingRepo: true, publicRepo: true, registry: true, dryRun: true })
-  .extend({ image })
+  .pick({ stagingRepo: true, publicRepo: true, registry: true })
+  .extend({ image, dryRun })
   .strict()
   .describe(
     "Joins an image's staging builds into its public manifest lists, by digest, as its render's manifests.json lists them; a tag already listing them is left alone.",
