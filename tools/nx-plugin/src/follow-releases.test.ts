@@ -11,6 +11,7 @@ import { execaSync } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { newestRelease, parseLsRemoteTags, updatePins } from "../../../libs/pins/src";
 import { liveUpstream } from "./executors/update-pins";
+import { smallFixture } from "../../testing/workspace";
 import { DEFAULT_COMMAND_BOUNDS } from "../../../libs/docker/src";
 
 const dirs: string[] = [];
@@ -45,6 +46,20 @@ function opamRepository(): { url: string; commits: Record<string, string> } {
   return { url: `file://${dir}`, commits };
 }
 
+/** A small matrix in `root` (its distros and compilers); each test writes its own opam.json and opam-repository.json. */
+function matrixBesidesOpam(root: string): void {
+  const fixture = smallFixture();
+  for (const d of fixture.distros) {
+    mkdirSync(join(root, "images", d.name), { recursive: true });
+    writeFileSync(join(root, "images", d.name, "image.json"), JSON.stringify(d.json));
+  }
+  writeFileSync(join(root, "images/compilers.json"), JSON.stringify(fixture.compilers));
+}
+
+/** git through the real `git ls-remote` (the file:// repository); base images stay where they are pinned. */
+const gitOnly = () => ({ ...liveUpstream({ auth: { server: "127.0.0.1:1" }, commands: DEFAULT_COMMAND_BOUNDS }), imageDigest: async () => PINNED_BASE });
+const PINNED_BASE = `sha256:${"b".repeat(64)}`;
+
 describe("following opam releases", () => {
   it("picks the newest release of a series, peeling annotated tags and skipping pre-releases", () => {
     const tags = parseLsRemoteTags(
@@ -60,6 +75,7 @@ describe("following opam releases", () => {
     const root = mkdtempSync(join(tmpdir(), "obi-follow-"));
     dirs.push(root);
     mkdirSync(join(root, "images"));
+    matrixBesidesOpam(root);
     const old = "0".repeat(40);
     writeFileSync(
       join(root, "images/opam.json"),
@@ -74,13 +90,13 @@ describe("following opam releases", () => {
       }),
     );
     writeFileSync(join(root, "images/opam-repository.json"), JSON.stringify({ url: repo.url, branch: "master", commit: repo.commits["master head"] }));
-    const changes = await updatePins(root, liveUpstream({ auth: { server: "127.0.0.1:1" }, commands: DEFAULT_COMMAND_BOUNDS }), { write: true });
+    const changes = (await updatePins(root, gitOnly(), { write: true })).filter((c) => c.file === "images/opam.json");
     expect(changes.map((c) => `${c.pin} -> ${c.to}`)).toEqual([`opam 2.1 (releases): 2.1.10 -> ${repo.commits["2.1.10"]}`, `opam master -> ${repo.commits["master head"]}`]);
     const written = JSON.parse(readFileSync(join(root, "images/opam.json"), "utf8")) as { builds: Record<string, unknown>[] };
     expect(written.builds[0]).toEqual({ branch: "2.1", commit: repo.commits["2.1.10"], follows: "releases", release: "2.1.10" });
     // Not the branch's head, which is past the release.
     expect(repo.commits["2.1 head"]).not.toBe(repo.commits["2.1.10"]);
-    expect(await updatePins(root, liveUpstream({ auth: { server: "127.0.0.1:1" }, commands: DEFAULT_COMMAND_BOUNDS }), { write: false })).toEqual([]);
+    expect(await updatePins(root, gitOnly(), { write: false })).toEqual([]);
   });
 
   it("says in one line when a series that follows releases has none", async () => {
@@ -88,9 +104,10 @@ describe("following opam releases", () => {
     const root = mkdtempSync(join(tmpdir(), "obi-follow-"));
     dirs.push(root);
     mkdirSync(join(root, "images"));
-    writeFileSync(join(root, "images/opam.json"), JSON.stringify({ url: repo.url, bootstrap: "master", windowsDefault: "master", builds: [{ branch: "2.2", commit: "0".repeat(40), follows: "releases" }] }));
+    matrixBesidesOpam(root);
+    writeFileSync(join(root, "images/opam.json"), JSON.stringify({ url: repo.url, bootstrap: "2.2", windowsDefault: "2.2", builds: [{ branch: "2.2", commit: "0".repeat(40), follows: "releases" }] }));
     writeFileSync(join(root, "images/opam-repository.json"), JSON.stringify({ url: repo.url, branch: "master", commit: repo.commits["master head"] }));
-    await expect(updatePins(root, liveUpstream({ auth: { server: "127.0.0.1:1" }, commands: DEFAULT_COMMAND_BOUNDS }), { write: false })).rejects.toThrow(
+    await expect(updatePins(root, gitOnly(), { write: false })).rejects.toThrow(
       `images/opam.json: builds[0]: follows releases, but ${repo.url} has no release tag 2.2.N; follow its branch until it has one`,
     );
   });
