@@ -132,19 +132,8 @@ export interface PlanOptions {
   readonly retirement?: Retirement;
 }
 
-export interface Retirement {
-  readonly now: Date;
-  /** Days after a distro's deprecation before its tags are replaced. */
-  readonly graceDays: number;
-}
-
-export const DEFAULT_GRACE_DAYS = 90;
-const DAY_MS = 86_400_000;
-
-/** Whether a distro deprecated on `since` (YYYY-MM-DD) is retired at `retirement.now`. */
-export function graceOver(since: string, retirement: Retirement): boolean {
-  return Date.parse(`${since}T00:00:00Z`) + retirement.graceDays * DAY_MS <= retirement.now.getTime();
-}
+import { graceOver, type Retirement } from "./retirement";
+export { DEFAULT_GRACE_DAYS, graceOver, type Retirement } from "./retirement";
 
 /** The project and image name of a retired distro's deprecation image. */
 export const deprecationImageName = (distro: string): string => `${distro}-deprecated`;

@@ -6,7 +6,8 @@
  */
 import { DEFAULT_COMMAND_BOUNDS, DEFAULT_RETRY, describeBuilder, parseRepository, type BuilderSpec, type CommandBounds, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
 import type { Arch } from "../../../libs/ocaml/src";
-import { DEFAULT_GRACE_DAYS, type Retirement } from "../../../libs/plan/src";
+// The leaf module: the planning code stays out of what the build and publish executors load.
+import { DEFAULT_GRACE_DAYS, type Retirement } from "../../../libs/plan/src/retirement";
 import type { Repositories } from "../../../libs/tags/src";
 import { builderKeyOf, builderObjectSchema, normalizeBuilder, type BuilderKey, type BuilderOption } from "./builders";
 import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, ENV } from "./config";
