@@ -35,11 +35,15 @@ const REGISTRY_TROUBLE =
 const BUILD_FAILURE = /did not complete successfully|dockerfile parse error|failed to compute cache key|failed to read dockerfile/i;
 
 /**
- * The lines of docker's output that report its own errors: `ERROR: …` and BuildKit's
- * `#N ERROR: …`. A build step's output (`#N 0.123 …`, and its echo in the `------`
- * box of a failure) is the build's, whatever words it holds: a heredoc's `EOF` is not a registry.
+ * The lines of docker's output that report its own errors: buildx's `ERROR: …`, BuildKit's
+ * `#N ERROR: …`, and the docker CLI's own (`docker push`: `Error response from daemon: …`,
+ * `received unexpected HTTP status: …`, a registry's error code such as `toomanyrequests: …`),
+ * each at the start of a line. A build step's output (`#N 0.123 …`, its echo in the `------`
+ * box of a failure, the Dockerfile excerpt) is the build's, whatever words it holds: a
+ * heredoc's `EOF` is not a registry.
  */
-const errorLines = (output: readonly string[]): string[] => output.map((line) => line.trim()).filter((line) => /^(#\d+ )?ERROR:/.test(line));
+const DOCKER_ERROR_LINE = /^((#\d+ )?ERROR:|Error response from daemon:|error (pushing|pulling|parsing)|received unexpected HTTP status:|(toomanyrequests|unauthorized|denied|unknown|blob_unknown|manifest_unknown|name_unknown):)/i;
+const errorLines = (output: readonly string[]): string[] => output.filter((line) => DOCKER_ERROR_LINE.test(line.trimEnd()));
 
 /**
  * Whether a failed docker step failed on the registry, not the build: it exited by
