@@ -8,6 +8,8 @@ describe("a failed docker step is registry trouble", () => {
     expect(registryTrouble(failed("The push refers to repository [127.0.0.1:5001/x/staging]\ntoomanyrequests: too many requests\n"))).toBe(true);
     expect(registryTrouble(failed("received unexpected HTTP status: 503 Service Unavailable\n"))).toBe(true);
     expect(registryTrouble(failed("Error response from daemon: Get \"http://127.0.0.1:5001/v2/\": connection refused\n"))).toBe(true);
+    // What buildx says when the registry answers a manifest PUT with 429 (its error code, no status).
+    expect(registryTrouble(failed("#8 ERROR: toomanyrequests: too busy\n------\nERROR: toomanyrequests: too busy\n"))).toBe(true);
     expect(registryTrouble(failed("#14 ERROR: failed to push 127.0.0.1:5001/x/staging:t: unexpected status from PUT request: 500 Internal Server Error\n"))).toBe(true);
   });
 

@@ -30,7 +30,7 @@ export interface StepRetry {
  * it did not expect, a refused or broken connection, a timeout, an expired token.
  */
 const REGISTRY_TROUBLE =
-  /unexpected (HTTP )?status|status:? (5\d\d|429)|too many requests|service unavailable|bad gateway|internal server error|connection (reset|refused)|broken pipe|\bEOF\b|i\/o timeout|timeout awaiting|TLS handshake timeout|unauthorized: (authentication required|token)|failed to (push|fetch|do request|resolve source metadata|copy)/i;
+  /unexpected (HTTP )?status|status:? (5\d\d|429)|too many requests|toomanyrequests|service unavailable|bad gateway|internal server error|connection (reset|refused)|broken pipe|\bEOF\b|i\/o timeout|timeout awaiting|TLS handshake timeout|unauthorized: (authentication required|token)|failed to (push|fetch|do request|resolve source metadata|copy)/i;
 /** A step of the build itself failed: running it again would fail the same way. */
 const BUILD_FAILURE = /did not complete successfully|dockerfile parse error|failed to compute cache key|failed to read dockerfile/i;
 
@@ -62,16 +62,18 @@ export function registryTrouble(result: RunResult): boolean {
 export async function dockerStepWithRetries<T>(registry: string, what: string, retry: StepRetry | undefined, step: () => Promise<T>): Promise<T> {
   const policy = retry?.policy ?? DEFAULT_RETRY;
   const sleep = retry?.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const started = Date.now();
+  // The time bound is on retrying: it starts at the first failure, not with a build that may take minutes.
+  let firstFailure: number | undefined;
   for (let tries = 1; ; tries++) {
     try {
       return await step();
     } catch (e) {
       if (!(e instanceof CommandError) || !registryTrouble(e.result)) throw e;
+      firstFailure ??= Date.now();
       const errors = errorLines([...e.result.stderr.split("\n"), ...e.result.stdout.split("\n")]);
       const reason = [...errors].reverse().find((line) => REGISTRY_TROUBLE.test(line))?.replace(/^(#\d+ )?ERROR: /, "") ?? `exit ${e.result.exitCode}`;
       const wait = retryDelay(policy, tries + 1);
-      const elapsed = Date.now() - started;
+      const elapsed = Date.now() - firstFailure;
       if (tries >= policy.attempts || elapsed + wait > policy.withinMs) {
         throw new Error(`${what}: ${registry} failed it: ${reason}; gave up after ${tries} ${tries === 1 ? "try" : "tries"}`);
       }
