@@ -44,6 +44,8 @@ function loaderProblems(): string[] {
 describe("nx g distro", () => {
   it("adds a distro from its sibling: the file, the aliases, builds.expected, the graph, and the plan diff", async () => {
     const before = await projects();
+    const planned = committedPlan(loadMatrix(ws.dir), resolveRetirement(undefined));
+    const [images, builds] = [planned.images.length, planned.images.reduce((n, i) => n + i.builds.length, 0)];
     const result = await generate("distro", "fedora-45", "--from", "fedora-44", "--take-aliases");
     expect(result.exitCode, result.all).toBe(0);
     const file = json("images/fedora-45/image.json");
@@ -52,7 +54,8 @@ describe("nx g distro", () => {
     expect(json("images/fedora-44/image.json").aliases).toBeUndefined();
     expectCommittedPlanCurrent();
     expect(result.stdout).toMatch(/^\+ fedora-45\s+amd64 arm64\s+9\s+18\s+19$/m);
-    expect(result.stdout).toMatch(/^\s+total\s+5 arches\s+262 → 271\s+600 → 618/m);
+    // Nine images and 18 builds more than the plan had.
+    expect(result.stdout).toMatch(new RegExp(`^\\s+total\\s+5 arches\\s+${images} → ${images + 9}\\s+${builds} → ${builds + 18}`, "m"));
     const after = await projects();
     const added = after.filter((p) => !before.includes(p));
     expect(added).toHaveLength(9);
