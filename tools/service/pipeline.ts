@@ -33,6 +33,7 @@ and when the deployed commit changes; a failed run is tried again after --retry-
   --commit SHA            the deployed commit (default: git rev-parse HEAD, else the COMMIT file)
   --check-seconds N       how often to look whether a run is due (300)
   --retry-minutes N       how long after a failed run to try again (60)
+  --exclude PROJECT       a project the runs leave out (nx run-many --exclude); may be repeated
   --help                  this text`;
 
 export interface ServiceOptions {
@@ -45,6 +46,8 @@ export interface ServiceOptions {
   readonly cacheToken?: string;
   readonly checkSeconds: number;
   readonly retryMinutes: number;
+  /** Projects the runs leave out (a site that cannot build the archive image, which needs Docker Hub). */
+  readonly exclude?: readonly string[];
   readonly notifier: Notifier;
   readonly log: (line: string) => void;
 }
@@ -94,7 +97,7 @@ export async function runOnce(options: ServiceOptions, period: string, reason: s
     ...(options.cacheUrl ? { NX_SELF_HOSTED_REMOTE_CACHE_SERVER: options.cacheUrl } : {}),
     ...(options.cacheToken ? { NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: options.cacheToken } : {}),
   };
-  const child = execa(join(root, "node_modules/.bin/nx"), ["run-many", "-t", "publish", "--outputStyle=static", ...(options.dryRun ? ["--dryRun"] : [])], {
+  const child = execa(join(root, "node_modules/.bin/nx"), ["run-many", "-t", "publish", "--outputStyle=static", ...(options.exclude?.length ? [`--exclude=${options.exclude.join(",")}`] : []), ...(options.dryRun ? ["--dryRun"] : [])], {
     cwd: root,
     env,
     reject: false,
@@ -165,7 +168,7 @@ function fail(message: string, code: number): never {
 }
 
 export function main(argv: string[]): void {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -179,6 +182,7 @@ export function main(argv: string[]): void {
         commit: { type: "string" },
         "check-seconds": { type: "string" },
         "retry-minutes": { type: "string" },
+        exclude: { type: "string", multiple: true },
         help: { type: "boolean" },
       },
       strict: true,
@@ -233,6 +237,7 @@ export function main(argv: string[]): void {
       ...(cacheToken ? { cacheToken } : {}),
       checkSeconds: number("check-seconds", 300),
       retryMinutes: number("retry-minutes", 60),
+      ...(Array.isArray(values.exclude) && values.exclude.length > 0 ? { exclude: values.exclude } : {}),
       notifier,
       log,
     },
