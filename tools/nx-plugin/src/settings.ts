@@ -102,8 +102,6 @@ export function retryPolicy(env: Env = process.env): RetryPolicy {
  * run: OBI_COMMAND_IDLE_SECONDS without printing anything, OBI_COMMAND_TIMEOUT_SECONDS
  * in all (DEFAULT_COMMAND_BOUNDS otherwise). Not task inputs, like the retry bounds.
  */
-export const COMMAND_ENV = { idle: ENV.commandIdleSeconds, total: ENV.commandTimeoutSeconds } as const;
-
 export function commandBounds(env: Env = process.env): CommandBounds {
   const seconds = (name: string): number | undefined => {
     const value = env[name];
@@ -112,8 +110,8 @@ export function commandBounds(env: Env = process.env): CommandBounds {
     if (!Number.isFinite(n) || n < 1) throw new Error(`${name}: "${value}" is not a number of seconds from 1`);
     return n * 1000;
   };
-  const idle = seconds(COMMAND_ENV.idle);
-  const total = seconds(COMMAND_ENV.total);
+  const idle = seconds(ENV.commandIdleSeconds);
+  const total = seconds(ENV.commandTimeoutSeconds);
   return { idleMs: idle ?? DEFAULT_COMMAND_BOUNDS.idleMs, totalMs: total ?? DEFAULT_COMMAND_BOUNDS.totalMs };
 }
 

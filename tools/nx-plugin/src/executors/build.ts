@@ -45,7 +45,8 @@ import {
   type RenderedContext,
 } from "../../../../libs/records/src";
 import { builderKeyOf } from "../builders";
-import { COMMAND_ENV, resolveBuilder, resolveSettings, type ResolvedBuilder, type Settings } from "../settings";
+import { ENV } from "../config";
+import { resolveBuilder, resolveSettings, type ResolvedBuilder, type Settings } from "../settings";
 import type { Placement } from "./batch";
 import { buildKindOf, estimatedMinutes } from "./durations";
 import type { TaskLog } from "./batch";
@@ -255,7 +256,7 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
       await checkBuilder(build, session.runner, env, true);
       // A command stopped by a bound: say where it ran and which setting bounds it.
       if (e instanceof CommandError && e.result.ended && e.result.ended.kind !== "signal") {
-        const setting = e.result.ended.kind === "idle" ? COMMAND_ENV.idle : COMMAND_ENV.total;
+        const setting = e.result.ended.kind === "idle" ? ENV.commandIdleSeconds : ENV.commandTimeoutSeconds;
         throw new Error(`on ${build.builder.label}: ${e.message} (${setting})`);
       }
       throw e;
