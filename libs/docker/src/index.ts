@@ -8,3 +8,4 @@ export * from "./owned-dirs";
 export * from "./machine-lock";
 export * from "./builder";
 export * from "./classic";
+export * from "./annotations";

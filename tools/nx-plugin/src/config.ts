@@ -14,6 +14,10 @@ const repository = z.string().superRefine((text, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is ${problem}` });
 });
 
+/** Where the images are made from, and what they are licensed under (OCaml's and opam's licence), unless configured. */
+export const DEFAULT_SOURCE = "https://github.com/ocurrent/docker-base-images";
+export const DEFAULT_LICENSES = "LGPL-2.1-only WITH OCaml-LGPL-linking-exception";
+
 export const pluginOptionsSchema = z
   .object({
     /** Where per-arch builds are pushed. */
@@ -56,6 +60,31 @@ export const pluginOptionsSchema = z
      * up distro security updates (upstream rebuilds weekly). 0 turns it off.
      */
     rebuildPeriodDays: z.number().int().min(0).default(7),
+    /**
+     * What every image and manifest list says of where it comes from (`org.opencontainers.image.*`
+     * labels and annotations); each image's title, description and OCaml version come from the plan.
+     */
+    imageMetadata: z
+      .strictObject({
+        source: z.url().default(DEFAULT_SOURCE),
+        /** An SPDX expression. */
+        licenses: z.string().min(1).default(DEFAULT_LICENSES),
+        vendor: z.string().min(1).optional(),
+        url: z.url().optional(),
+      })
+      .default({ source: DEFAULT_SOURCE, licenses: DEFAULT_LICENSES }),
+    /**
+     * BuildKit's attestations, kept in the published lists: provenance (`max`, `min` or `off`)
+     * and an SBOM made by a scanner image (`sbomGenerator`; BuildKit's default,
+     * docker/buildkit-syft-scanner, when unset). The classic (Windows) builder makes none.
+     */
+    attestations: z
+      .strictObject({
+        provenance: z.enum(["max", "min", "off"]).default("max"),
+        sbom: z.boolean().default(true),
+        sbomGenerator: z.string().min(1).optional(),
+      })
+      .default({ provenance: "max", sbom: true }),
   })
   .strict();
 

@@ -134,6 +134,9 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       dryRun: options.dryRun,
       builtinFrontend: options.builtinFrontend,
       rebuildPeriodDays: options.rebuildPeriodDays,
+      about: about(image),
+      imageMetadata: options.imageMetadata,
+      attestations: options.attestations,
     },
     // A build is decided by its own Dockerfile and context (not the other arches' nor
     // the image's tags), its parent's record, the builder and our docker code; nothing else.
@@ -174,6 +177,8 @@ function publishTarget(image: Image, options: PluginOptions): TargetConfiguratio
       publicRepo: options.publicRepo,
       registry: options.registry,
       dryRun: options.dryRun,
+      about: about(image),
+      imageMetadata: options.imageMetadata,
     },
     inputs: [
       { dependentTasksOutputFiles: "**/render/manifests.json", transitive: false },
@@ -212,6 +217,11 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
       targetGroups: targetGroups(Object.keys(targets)),
     },
   };
+}
+
+/** What an image says of itself in its labels and lists: fixed by the image, whichever commit or arch. */
+function about(image: Image): { title: string; description: string; version?: string } {
+  return { title: image.name, description: describe(image), ...(image.compiler && image.kind !== "opam" ? { version: image.compiler } : {}) };
 }
 
 function describe(image: Image): string {

@@ -4,11 +4,23 @@
  * and the secret files they name. Every executor asks here; nothing else reads
  * OBI_* or a password file.
  */
-import { DEFAULT_RETRY, describeBuilder, parseRepository, type BuilderSpec, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
+import { execFileSync } from "node:child_process";
+import {
+  DEFAULT_RETRY,
+  describeBuilder,
+  parseRepository,
+  type Attestations,
+  type BuilderSpec,
+  type ImageDescription,
+  type ListStamp,
+  type RegistryAuth,
+  type Repository,
+  type RetryPolicy,
+} from "../../../libs/docker/src";
 import type { Arch } from "../../../libs/ocaml/src";
 import type { Repositories } from "../../../libs/tags/src";
 import { builderKeyOf, builderObjectSchema, normalizeBuilder, type BuilderKey, type BuilderOption } from "./builders";
-import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, ENV } from "./config";
+import { builderEnv, DEFAULT_LICENSES, DEFAULT_REBUILD_PERIOD_DAYS, DEFAULT_SOURCE, ENV } from "./config";
 
 type Env = NodeJS.ProcessEnv;
 
@@ -158,6 +170,10 @@ export interface SettingsOptions {
   readonly arch?: Arch;
   readonly builder?: BuilderOption;
   readonly rebuildPeriodDays?: number;
+  /** What the image says of itself (from the plan) and where it comes from (the plugin's imageMetadata). */
+  readonly about?: { readonly title: string; readonly description: string; readonly version?: string };
+  readonly imageMetadata?: { readonly source: string; readonly licenses: string; readonly vendor?: string; readonly url?: string };
+  readonly attestations?: { readonly provenance: "max" | "min" | "off"; readonly sbom: boolean; readonly sbomGenerator?: string };
 }
 
 /** A task's settings, resolved. */
@@ -174,6 +190,10 @@ export interface Settings {
   readonly rebuildPeriod: string;
   /** How registry requests and docker's pushes are retried. */
   readonly retry: RetryPolicy;
+  /** What the image's labels and lists say of it; absent for tasks about no image. */
+  readonly description?: ImageDescription;
+  /** The attestations BuildKit makes with each build. */
+  readonly attestations: Attestations;
 }
 
 export function resolveSettings(options: SettingsOptions, env: Env = process.env): Settings {
@@ -194,5 +214,41 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
     ...(builder ? { builder } : {}),
     rebuildPeriod: rebuildPeriod(options.rebuildPeriodDays ?? DEFAULT_REBUILD_PERIOD_DAYS, env),
     retry: retryPolicy(env),
+    ...(options.about ? { description: describeImage(options.about, options.imageMetadata) } : {}),
+    attestations: resolveAttestations(options.attestations),
   };
+}
+
+function describeImage(about: NonNullable<SettingsOptions["about"]>, metadata: SettingsOptions["imageMetadata"]): ImageDescription {
+  return {
+    ...about,
+    source: metadata?.source ?? DEFAULT_SOURCE,
+    licenses: metadata?.licenses ?? DEFAULT_LICENSES,
+    ...(metadata?.vendor ? { vendor: metadata.vendor } : {}),
+    ...(metadata?.url ? { url: metadata.url } : {}),
+  };
+}
+
+function resolveAttestations(option: SettingsOptions["attestations"]): Attestations {
+  const { provenance = "max", sbom = true, sbomGenerator } = option ?? {};
+  return { provenance, sbom: sbom ? { generator: sbomGenerator ?? null } : "off" };
+}
+
+/**
+ * When and from which commit a manifest list is written (its `created` and `revision`
+ * annotations): the clock (OBI_NOW stands in) and OBI_REVISION, else the workspace's
+ * git HEAD when it is a checkout. Never a task input: only the lists carry them.
+ */
+export function listStamp(root: string, env: Env = process.env): ListStamp {
+  const now = env.OBI_NOW ? Date.parse(env.OBI_NOW) : Date.now();
+  if (Number.isNaN(now)) throw new Error(`OBI_NOW is not a date: ${env.OBI_NOW}`);
+  let revision = env.OBI_REVISION || undefined;
+  if (!revision) {
+    try {
+      revision = execFileSync("git", ["rev-parse", "--verify", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
+    } catch {
+      revision = undefined;
+    }
+  }
+  return { created: new Date(now).toISOString(), ...(revision ? { revision } : {}) };
 }

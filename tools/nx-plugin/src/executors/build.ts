@@ -9,7 +9,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  AttestationsUnsupported,
   buildAndPush,
+  describedAs,
+  imageLabels,
+  NO_ATTESTATIONS,
   BuilderError,
   buildIdTag,
   buildxArgsFor,
@@ -29,7 +33,10 @@ import {
   tagIn,
   withMachineLock,
   type BuilderFacts,
+  type Attestations,
   type BuildRequest,
+  type ImageBase,
+  type ImageDescription,
   type Runner,
 } from "../../../../libs/docker/src";
 import { builderKeyOf } from "../builders";
@@ -61,9 +68,12 @@ export function buildId(parts: {
   context: RenderedContext;
   parentDigest: string | null;
   period: string;
+  /** What its labels say besides its base (which the parent and context decide): part of the image's config. */
+  description?: ImageDescription;
 }): string {
   const hash = createHash("sha256");
-  hash.update(JSON.stringify({ v: 1, platform: parts.platform, context: parts.context, parent: parts.parentDigest, period: parts.period }));
+  const about = parts.description ? describedAs(parts.description) : {};
+  hash.update(JSON.stringify({ v: 2, platform: parts.platform, context: parts.context, parent: parts.parentDigest, period: parts.period, about }));
   hash.update("\0");
   hash.update(parts.dockerfile);
   return hash.digest("hex");
@@ -83,6 +93,10 @@ interface PreparedBuild {
   readonly builder: ResolvedBuilder;
   /** BuildKit (`docker buildx build`), or the classic builder for Windows engines, which have no BuildKit. */
   readonly engine: "buildkit" | "classic";
+  /** Its config's labels (org.opencontainers.image.*). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The attestations asked for (the classic builder makes none). */
+  readonly attestations: Attestations;
   /** The build it starts FROM, as its record says: BuildKit builds pin the FROM tag to that digest. */
   readonly parent?: { readonly label: string; readonly stagingTag: string; readonly pinned: string; readonly task: string };
 }
@@ -102,7 +116,13 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
   }
   // A dry parent has no digest yet: its build id stands in, so a dry child still follows its parent.
   const parentDigest = parent ? (parent.digest ?? `dry-run:${parent.buildId}`) : null;
-  const id = buildId({ platform, dockerfile, context: rendered, parentDigest, period: settings.rebuildPeriod });
+  const id = buildId({ platform, dockerfile, context: rendered, parentDigest, period: settings.rebuildPeriod, ...(settings.description ? { description: settings.description } : {}) });
+  // What it starts FROM: its parent's staging image, or the distro's base image (pinned when the render pins it).
+  const base: ImageBase | undefined = parent
+    ? { name: parent.stagingTag, ...(parent.digest ? { digest: parent.digest } : {}) }
+    : rendered.kind === "opam-repository" && rendered.base
+      ? { name: `${rendered.base.image}:${rendered.base.tag}`, ...(rendered.base.digest ? { digest: rendered.base.digest } : {}) }
+      : undefined;
   return {
     label,
     platform,
@@ -115,6 +135,8 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
     // The settings resolve it for every task with an arch, which a build always has.
     builder: settings.builder ?? resolveBuilder(options),
     engine: options.os === "windows" ? "classic" : "buildkit",
+    labels: settings.description ? imageLabels(settings.description, base) : {},
+    attestations: settings.attestations,
     ...(options.parent && parent?.digest
       ? {
           parent: {
@@ -154,10 +176,27 @@ async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<
 }
 
 
+/** Builders (by queue) found unable to make attestations in this process: said once, then built without. */
+const withoutAttestations = new Set<string>();
+
+/** The attestations a build asks its builder for: none from the classic builder or one found unable. */
+function attestationsFor(build: PreparedBuild, log: TaskLog): Attestations {
+  const asked = build.attestations.provenance !== "off" || build.attestations.sbom !== "off";
+  if (!asked) return NO_ATTESTATIONS;
+  const key = `${build.engine} ${build.builder.queue}`;
+  if (build.engine === "classic" && !withoutAttestations.has(key)) {
+    withoutAttestations.add(key);
+    log.say(`${build.builder.label}: the classic builder (Windows) makes no SBOM or provenance; its images are published without attestations`);
+  }
+  return withoutAttestations.has(key) ? NO_ATTESTATIONS : build.attestations;
+}
+
 /** The `docker buildx build` request for a prepared build in a context folder. */
 function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Record<string, string>>, log: TaskLog): BuildRequest {
   const { rendered } = build;
   return {
+    labels: build.labels,
+    attestations: attestationsFor(build, log),
     builderArgs: buildxArgsFor(build.builder.spec),
     platform: build.platform,
     contextDir,
@@ -209,10 +248,11 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
       throw new Error(`${build.idTag} holds a ${platformText(cached.platform)} image (${cached.manifest.digest}), not a ${build.platform} one; delete that tag, or build again with another staging repository`);
     }
     // Already built, by us or anyone sharing the staging repository: point the tag at it.
+    // The build id names the image, or BuildKit's index of it and its attestations: the tag names the same.
     const current = await session.registry.getManifest(build.stagingTag);
-    if (current?.digest !== cached.manifest.digest) await session.registry.putManifest(build.stagingTag, cached.manifest);
-    log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.manifest.digest}); not building`);
-    return { digest: cached.manifest.digest, reused: true };
+    if (current?.digest !== cached.top.digest) await session.registry.putManifest(build.stagingTag, cached.top);
+    log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.top.digest}); not building`);
+    return { digest: cached.top.digest, reused: true };
   }
   // A record is trusted only as far as the registry holds what it names (a cache can outlive a registry's contents),
   // and a build starts FROM an image of its own platform.
@@ -248,10 +288,20 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
     const dockerfilePath = join(contextDir, "Dockerfile");
     if (existsSync(dockerfilePath)) throw new Error(`the build context of ${build.label} already has a Dockerfile`);
     writeFileSync(dockerfilePath, build.dockerfile);
-    const request = buildRequest(build, contextDir, env, log);
+    let request = buildRequest(build, contextDir, env, log);
     let digest: string | null;
     try {
-      digest = (await (build.engine === "classic" ? classicBuildAndPush(session.runner, request) : buildAndPush(session.runner, request, session.retry))) ?? null;
+      try {
+        digest = (await (build.engine === "classic" ? classicBuildAndPush(session.runner, request) : buildAndPush(session.runner, request, session.retry))) ?? null;
+      } catch (e) {
+        if (!(e instanceof AttestationsUnsupported)) throw e;
+        // Said once per builder; this build and the next on it go without.
+        const key = `${build.engine} ${build.builder.queue}`;
+        if (!withoutAttestations.has(key)) log.say(`${build.builder.label}: ${e.message}; building without SBOM and provenance`);
+        withoutAttestations.add(key);
+        request = buildRequest(build, contextDir, env, log);
+        digest = (await buildAndPush(session.runner, request, session.retry)) ?? null;
+      }
     } catch (e) {
       // A builder that went away mid-build is named as the cause, and fails the builds queued on it at once.
       await checkBuilder(build, session.runner, env, true);

@@ -32,6 +32,28 @@ const site = z
     arches: z.array(z.enum(ARCHES)).min(1).describe("The arches this site builds."),
   })
   .describe("What this site builds (the plugin's `site` option); the plan leaves the rest out.");
+const about = z
+  .strictObject({
+    title: z.string().min(1).describe("The image's title (its name)."),
+    description: z.string().min(1).describe("What the image is."),
+    version: z.string().min(1).optional().describe("The OCaml version, for images with one compiler."),
+  })
+  .describe("What the image says of itself (org.opencontainers.image.title, description, version), from the plan.");
+const imageMetadata = z
+  .strictObject({
+    source: z.string().min(1).describe("Where the images are made from (org.opencontainers.image.source)."),
+    licenses: z.string().min(1).describe("An SPDX expression (org.opencontainers.image.licenses)."),
+    vendor: z.string().min(1).optional().describe("Who makes the images (org.opencontainers.image.vendor)."),
+    url: z.string().min(1).optional().describe("Where to read about them (org.opencontainers.image.url)."),
+  })
+  .describe("What every image and list says of where it comes from (the plugin's imageMetadata option).");
+const attestations = z
+  .strictObject({
+    provenance: z.enum(["max", "min", "off"]).describe("BuildKit's provenance attestation, and its detail."),
+    sbom: z.boolean().describe("Whether BuildKit makes an SBOM attestation."),
+    sbomGenerator: z.string().min(1).optional().describe("The SBOM scanner image (BuildKit's default when unset)."),
+  })
+  .describe("The attestations BuildKit makes with each image (the plugin's attestations option).");
 const buildRef = z.strictObject({ image, arch: arch.describe("The arch of that image's build.") });
 
 export const renderOptionsSchema = z
@@ -58,6 +80,9 @@ export const buildOptionsSchema = z
       .optional()
       .describe("Build without the `# syntax=` line, with BuildKit's built-in frontend (for builders that cannot pull it)."),
     rebuildPeriodDays: z.number().int().min(0).optional().describe("Every build is redone once per this many days (0: never on schedule)."),
+    about: about.optional(),
+    imageMetadata: imageMetadata.optional(),
+    attestations: attestations.optional(),
   })
   .describe("Builds one image for one arch with docker buildx and pushes it to the staging repository, unless a build with its id is there already.");
 
@@ -68,6 +93,8 @@ export const publishOptionsSchema = z
     publicRepo,
     registry: registry.optional(),
     dryRun,
+    about: about.optional(),
+    imageMetadata: imageMetadata.optional(),
   })
   .describe(
     "Joins an image's staging builds into its public manifest lists, by digest, as its render's manifests.json lists them; a tag already listing them is left alone.",
