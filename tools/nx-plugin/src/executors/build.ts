@@ -157,7 +157,7 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
 const facts = new Map<string, Promise<BuilderFacts>>();
 
 /** Asks the builder what it builds (once per process), and refuses a platform it does not build. */
-async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<Record<string, string>>, again = false): Promise<void> {
+async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<Record<string, string>>, again = false): Promise<BuilderFacts> {
   const key = `${build.engine} ${build.builder.queue}`;
   let known = facts.get(key);
   if (!known || again) {
@@ -173,11 +173,20 @@ async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<
   if (!offersPlatform(offered.platforms, build.platform)) {
     throw new BuilderError(`${build.builder.label} does not build ${build.platform}; it builds ${offered.platforms.join(", ")}`);
   }
+  return offered;
 }
 
 
 /** Builders (by queue) found unable to make attestations in this process: said once, then built without. */
 const withoutAttestations = new Set<string>();
+
+/** Says once per builder that it cannot make attestations; this build and the next on it go without. */
+function cannotAttest(build: PreparedBuild, log: TaskLog, why: string): void {
+  const asked = build.attestations.provenance !== "off" || build.attestations.sbom !== "off";
+  const key = `${build.engine} ${build.builder.queue}`;
+  if (asked && !withoutAttestations.has(key)) log.say(`${build.builder.label}: ${why}; building without SBOM and provenance`);
+  withoutAttestations.add(key);
+}
 
 /** The attestations a build asks its builder for: none from the classic builder or one found unable. */
 function attestationsFor(build: PreparedBuild, log: TaskLog): Attestations {
@@ -280,7 +289,9 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
   const context = ownedDir(join(tmpdir(), "obi-build"), "context");
   const contextDir = context.path;
   try {
-    await checkBuilder(build, session.runner, env);
+    const offered = await checkBuilder(build, session.runner, env);
+    // A builder that cannot make attestations is said once and builds without (not a failed first try each time).
+    if (offered.attestations === false && build.engine === "buildkit") cannotAttest(build, log, "it cannot make attestations (buildx's docker driver without the containerd image store)");
     if (build.rendered.kind === "opam-repository") {
       log.say(`${build.label}: checking out ${build.rendered.url} at ${build.rendered.commit}`);
       await checkoutPinned(session.runner, build.rendered.url, build.rendered.commit, contextDir);
@@ -295,10 +306,7 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
         digest = (await (build.engine === "classic" ? classicBuildAndPush(session.runner, request) : buildAndPush(session.runner, request, session.retry))) ?? null;
       } catch (e) {
         if (!(e instanceof AttestationsUnsupported)) throw e;
-        // Said once per builder; this build and the next on it go without.
-        const key = `${build.engine} ${build.builder.queue}`;
-        if (!withoutAttestations.has(key)) log.say(`${build.builder.label}: ${e.message}; building without SBOM and provenance`);
-        withoutAttestations.add(key);
+        cannotAttest(build, log, e.message);
         request = buildRequest(build, contextDir, env, log);
         digest = (await buildAndPush(session.runner, request, session.retry)) ?? null;
       }
