@@ -30,7 +30,7 @@ engine_ready() {
 #    buildx, so docker.io and docker-buildx come from Debian 13 through a private apt state;
 #    the machine's own sources stay as they are.
 need=()
-for pkg in containerd runc tini iptables qemu-user-static binfmt-support docker-registry apache2-utils git curl busybox-static openssl; do
+for pkg in containerd runc tini iptables qemu-user-static binfmt-support docker-registry apache2-utils git curl busybox-static openssl skopeo; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ] || ! engine_ready; then

@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { execa, execaSync } from "execa";
 import { lastSuccessOf, SERVICE_RUN_FILE, type ServiceRun, type StatusDocument } from "../../libs/status/src";
-import { parsePluginOptions } from "../nx-plugin/src/config";
+import { workspacePluginOptions } from "../nx-plugin/src/config";
 import { currentStatus, readServiceRun, statusSource, type StatusOptions } from "../nx-plugin/src/executors/status";
 import { rebuildPeriod, readWebhookUrl } from "../nx-plugin/src/settings";
 import { changes, failureText, noNotifier, recoveryText, runEndText, webhookNotifier, type Notifier } from "./notify";
@@ -54,10 +54,8 @@ export interface ServiceOptions {
 
 /** The status options the plugin's options in nx.json give (as `images:status` has them). */
 export function statusOptionsOf(root: string): StatusOptions & { rebuildPeriodDays: number } {
-  const nxJson = JSON.parse(readFileSync(join(root, "nx.json"), "utf8")) as { plugins?: ({ plugin?: string; options?: unknown } | string)[] };
-  const entry = (nxJson.plugins ?? []).find((p) => typeof p === "object" && p.plugin !== undefined && /nx-plugin/.test(p.plugin));
-  const options = parsePluginOptions(typeof entry === "object" ? entry.options : undefined);
-  return { stagingRepo: options.stagingRepo, publicRepo: options.publicRepo, site: options.site, rebuildPeriodDays: options.rebuildPeriodDays, builtinFrontend: options.builtinFrontend, deprecationGraceDays: options.deprecationGraceDays };
+  const { stagingRepo, publicRepo, site, rebuildPeriodDays, builtinFrontend, deprecationGraceDays, imageMetadata } = workspacePluginOptions(root);
+  return { stagingRepo, publicRepo, site, rebuildPeriodDays, builtinFrontend, deprecationGraceDays, imageMetadata };
 }
 
 function writeServiceRun(root: string, run: ServiceRun): void {

@@ -4,7 +4,7 @@
  * brings them up). Missing parts fail the tests with a clear message; they
  * are never skipped.
  */
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, execaSync } from "execa";
@@ -98,6 +98,46 @@ export async function makeBaseBrokenOnArm64(env: DockerEnvironment, good: string
     const pinned = formatReference({ ...parseReference(good), tag: undefined, digest: amd64.digest });
     await execa("docker", ["buildx", "imagetools", "create", "-t", target, pinned, empty], { env: dockerEnv });
   });
+}
+
+/** The test scanner's program (busybox sh): one SPDX document whose packages are the scanned root's top-level entries. */
+const SCAN_SCRIPT = String.raw`#!/bin/sh
+set -eu
+src=$BUILDKIT_SCAN_SOURCE
+out=$BUILDKIT_SCAN_DESTINATION
+name=$(basename "$src")
+packages=""
+sep=""
+for entry in $(ls "$src" | sort); do
+  packages="$packages$sep{\"name\":\"$entry\",\"SPDXID\":\"SPDXRef-$entry\",\"downloadLocation\":\"NOASSERTION\"}"
+  sep=","
+done
+printf '{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document","subject":[],"predicate":{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"obi-test-scanner %s","documentNamespace":"https://example.invalid/obi-test-scanner/%s","creationInfo":{"created":"2026-01-01T00:00:00Z","creators":["Tool: obi-test-scanner"]},"packages":[%s]}}\n' "$name" "$name" "$packages" >"$out/$name.spdx.json"
+`;
+
+/**
+ * A tiny SBOM scanner image, FROM the test base `base` (amd64 and arm64), pushed as `target`:
+ * it follows BuildKit's scanner protocol (moby/buildkit docs/attestations/sbom-protocol.md):
+ * it reads the root filesystem named by BUILDKIT_SCAN_SOURCE and writes one SPDX JSON document,
+ * listing that filesystem's top-level entries as its packages, to
+ * $BUILDKIT_SCAN_DESTINATION/<name of the source>.spdx.json, wrapped in an in-toto statement of
+ * predicate type https://spdx.dev/Document (BuildKit reads the folder as a bundle of statements:
+ * exporter/attestation/unbundle.go). Built on `dockerHost`, an engine
+ * whose builder pushes multi-platform images (the containerd image store).
+ */
+export async function makeTestScanner(env: DockerEnvironment, base: string, target: string, dockerHost: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "obi-test-scanner-"));
+  writeFileSync(join(dir, "scan.sh"), SCAN_SCRIPT);
+  writeFileSync(join(dir, "Dockerfile"), `FROM ${base}\nCOPY scan.sh /scan.sh\nCMD ["/bin/sh", "/scan.sh"]\n`);
+  try {
+    await withLogin(env, (dockerEnv) =>
+      execa("docker", ["buildx", "build", "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--sbom=false", "--push", "--tag", target, dir], {
+        env: { ...dockerEnv, DOCKER_HOST: dockerHost },
+      }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A local git repository standing in for opam-repository; returns its URL and commit. */

@@ -27,7 +27,8 @@ export function expectedTags(ws: Workspace): Map<string, { image: string; arches
   return tags;
 }
 
-const platformsOf = async (client: RegistryClient, ref: string) => (await client.platforms(ref)) ?? undefined;
+/** A list's image entries: attestation manifests (platform unknown/unknown) beside them are not arches. */
+const platformsOf = async (client: RegistryClient, ref: string) => (await client.platforms(ref))?.filter((e) => e.platform?.architecture !== "unknown") ?? undefined;
 
 /**
  * What is wrong with the published state, one line each (empty: all right). `publicRepo`
@@ -49,8 +50,10 @@ export async function publishedProblems(ws: Workspace, client: RegistryClient, p
     for (const arch of want.arches) {
       const record = JSON.parse(ws.read(`dist/images/${want.image}/build-${arch}.json`)) as { digest: string; stagingTag: string };
       const entry = entries.find((e) => e.platform?.architecture === arch);
-      if (entry && entry.digest !== record.digest) problems.push(`${tag}: ${arch} is ${entry.digest}, its build record says ${record.digest}`);
       const staging = pinned(parseReference(toDirect(record.stagingTag)), record.digest);
+      // A record names its image, or BuildKit's index of it and its attestations: the list names the image.
+      const image = entry && entry.digest !== record.digest ? (await client.imagePlatform(staging))?.manifest.digest : record.digest;
+      if (entry && entry.digest !== image) problems.push(`${tag}: ${arch} is ${entry.digest}, its build record says ${record.digest}`);
       if (!(await client.getManifest(staging))) problems.push(`${want.image} (${arch}): ${record.digest} is not in ${repositoryName(staging)}`);
     }
   }

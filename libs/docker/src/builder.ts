@@ -162,6 +162,11 @@ export interface BuilderFacts {
   readonly platforms: readonly string[];
   /** The engine's own name (`docker info`), when it is an engine we reach directly. */
   readonly engine?: string;
+  /**
+   * Whether it makes BuildKit's attestations: not the classic builder, nor buildx's
+   * `docker` driver on an engine without the containerd image store. Unset: not asked.
+   */
+  readonly attestations?: boolean;
 }
 
 /** The one line worth keeping from a failed docker command: ssh's or the engine's own words. */
@@ -197,7 +202,20 @@ export async function inspectBuilder(runner: Runner, spec: BuilderSpec, connecti
   if (error) throw new BuilderError(causeOf(error));
   const platforms = [...r.stdout.matchAll(/^Platforms:\s*(.*)$/gm)].flatMap((m) => (m[1] ?? "").split(",").map((p) => p.trim().replace(/\*$/, "")).filter(Boolean));
   if (platforms.length === 0) throw new BuilderError("it lists no platforms (is its BuildKit running?)");
-  return { platforms };
+  return { platforms, attestations: await makesAttestations(runner, r.stdout, env) };
+}
+
+/**
+ * Whether a BuildKit builder makes attestations: any driver but `docker` does; the `docker`
+ * driver only on an engine with the containerd image store (`docker info` names its snapshotter).
+ * When the engine will not say, the build tries and finds out.
+ */
+async function makesAttestations(runner: Runner, inspected: string, env: Readonly<Record<string, string>>): Promise<boolean> {
+  const driver = /^Driver:\s*(\S+)/m.exec(inspected)?.[1];
+  if (driver !== "docker") return true;
+  const info = await runner.run("docker", ["info", "--format", "{{json .DriverStatus}}"], { env });
+  if (info.exitCode !== 0) return true;
+  return /io\.containerd\.snapshotter/.test(info.stdout);
 }
 
 /** Whether a builder that offers `platforms` builds `platform` (linux/amd64 covers linux/amd64/v2 and the like). */

@@ -96,7 +96,42 @@ export interface BuildRequest {
   readonly buildContexts?: Readonly<Record<string, string>>;
   readonly env?: Readonly<Record<string, string>>;
   readonly onOutput?: (line: string) => void;
+  /** Labels for the image's config (`org.opencontainers.image.*`). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** The attestations BuildKit makes and pushes with the image (none when absent). */
+  readonly attestations?: Attestations;
 }
+
+/**
+ * BuildKit's attestations: provenance (SLSA, made by BuildKit itself: `min` or
+ * `max` detail) and an SBOM made by a scanner image (BuildKit's default,
+ * docker/buildkit-syft-scanner, unless a generator is named). With either, the
+ * pushed tag is an index of the image and one attestation manifest.
+ */
+export interface Attestations {
+  readonly provenance: "min" | "max" | "off";
+  readonly sbom: { readonly generator: string | null } | "off";
+}
+
+export const NO_ATTESTATIONS: Attestations = { provenance: "off", sbom: "off" };
+
+/** `docker buildx build`'s flags for the attestations. */
+export function attestationArgs(a: Attestations = NO_ATTESTATIONS): string[] {
+  return [
+    a.provenance === "off" ? "--provenance=false" : `--provenance=mode=${a.provenance}`,
+    a.sbom === "off" ? "--sbom=false" : a.sbom.generator ? `--sbom=generator=${a.sbom.generator}` : "--sbom=true",
+  ];
+}
+
+/** `--label key=value` for each label. */
+export const labelArgs = (labels: Readonly<Record<string, string>> = {}): string[] => Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+
+/** The builder cannot make attestations (buildx's docker driver without the containerd image store). */
+export class AttestationsUnsupported extends Error {
+  override readonly name = "AttestationsUnsupported";
+}
+
+const NO_ATTESTATION_SUPPORT = /Attestation is not supported/i;
 
 export async function buildAndPush(runner: Runner, request: BuildRequest, retry?: StepRetry): Promise<string | undefined> {
   const scratch = ownedDir(join(tmpdir(), "obi-build"), "metadata");
@@ -112,9 +147,10 @@ export async function buildAndPush(runner: Runner, request: BuildRequest, retry?
       request.dockerfile,
       ...request.tags.flatMap((t) => ["--tag", t]),
       ...Object.entries(request.buildContexts ?? {}).flatMap(([name, value]) => ["--build-context", `${name}=${value}`]),
-      // One plain image manifest per arch: the manifest lists are made at publish time.
-      "--provenance=false",
-      "--sbom=false",
+      ...labelArgs(request.labels),
+      // Without attestations, one plain image manifest per arch; with them, an index of that image and its
+      // attestation manifest. The public manifest lists are made at publish time, attestations kept.
+      ...attestationArgs(request.attestations),
       "--push",
       "--progress=plain",
       "--metadata-file",
@@ -122,12 +158,19 @@ export async function buildAndPush(runner: Runner, request: BuildRequest, retry?
       request.contextDir,
     ];
     const registry = request.tags[0] ? parseReference(request.tags[0]).registry : "the registry";
-    await dockerStepWithRetries(registry, `build and push ${request.tags[0] ?? ""} for ${request.platform}`, retry, () =>
-      runChecked(runner, "docker", args, {
-        ...(request.env ? { env: request.env } : {}),
-        ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-      }),
-    );
+    await dockerStepWithRetries(registry, `build and push ${request.tags[0] ?? ""} for ${request.platform}`, retry, async () => {
+      try {
+        return await runChecked(runner, "docker", args, {
+          ...(request.env ? { env: request.env } : {}),
+          ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+        });
+      } catch (e) {
+        if (e instanceof CommandError && NO_ATTESTATION_SUPPORT.test(`${e.result.stderr}\n${e.result.stdout}`)) {
+          throw new AttestationsUnsupported("it cannot make attestations (buildx's docker driver without the containerd image store)");
+        }
+        throw e;
+      }
+    });
     if (runner.dryRun) return undefined;
     const json = JSON.parse(readFileSync(metadata, "utf8")) as Record<string, unknown>;
     const digest = json["containerimage.digest"];

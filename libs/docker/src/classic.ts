@@ -6,7 +6,7 @@
  * digest read from docker's own report.
  */
 import { runChecked, type Runner } from "./runner";
-import type { BuildRequest } from "./buildx";
+import { labelArgs, type BuildRequest } from "./buildx";
 
 /** What `docker push` reports last: `<tag>: digest: sha256:… size: …`. */
 const PUSHED_DIGEST = /digest: (sha256:[0-9a-f]{64})/;
@@ -22,7 +22,7 @@ export async function classicBuildAndPush(runner: Runner, request: BuildRequest)
   };
   const [first, ...others] = request.tags;
   if (!first) throw new Error("a build needs at least one tag");
-  await runChecked(runner, "docker", ["build", "--platform", request.platform, "--file", request.dockerfile, ...request.tags.flatMap((t) => ["--tag", t]), request.contextDir], options);
+  await runChecked(runner, "docker", ["build", "--platform", request.platform, "--file", request.dockerfile, ...labelArgs(request.labels), ...request.tags.flatMap((t) => ["--tag", t]), request.contextDir], options);
   let digest: string | undefined;
   for (const tag of [first, ...others]) {
     const pushed = await runChecked(runner, "docker", ["push", tag], options);

@@ -9,3 +9,4 @@ export * from "./machine-lock";
 export * from "./builder";
 export * from "./classic";
 export * from "./cleanup";
+export * from "./annotations";

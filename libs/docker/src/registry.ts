@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
+import { baseOfLabels } from "./annotations";
 import { isLoopback, parseReference, type ImageReference } from "./reference";
 
 export interface Credentials {
@@ -169,6 +170,42 @@ export const platformText = (p: Pick<ImagePlatform, "os" | "architecture" | "var
 export function samePlatform(image: Pick<ImagePlatform, "os" | "architecture" | "variant">, planned: string): boolean {
   const [os, architecture, variant] = planned.split("/");
   return image.os === os && image.architecture === architecture && (variant === undefined || image.variant === variant);
+}
+
+/** A descriptor in an index. */
+interface Descriptor {
+  readonly mediaType?: string;
+  readonly digest: string;
+  readonly size?: number;
+  readonly platform?: { readonly os?: string; readonly architecture?: string };
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** BuildKit's annotations on an attestation manifest's entry: which image it is about, and that it is an attestation. */
+export const REFERENCE_DIGEST = "vnd.docker.reference.digest";
+export const REFERENCE_TYPE = "vnd.docker.reference.type";
+export const ATTESTATION_MANIFEST = "attestation-manifest";
+
+const isAttestation = (d: Descriptor): boolean => d.annotations?.[REFERENCE_TYPE] === ATTESTATION_MANIFEST;
+
+/** An attestation manifest, with its entry's annotations. */
+export interface Attestation {
+  readonly manifest: Manifest;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** A built image, as a reference names it: alone, or in BuildKit's index with its attestations. */
+export interface BuiltImage {
+  /** What the reference names: the image, or the index of it and its attestations. */
+  readonly top: Manifest;
+  /** The image manifest. */
+  readonly manifest: Manifest;
+  /** Its config's digest. */
+  readonly config: string;
+  readonly platform: ImagePlatform;
+  /** Its config's labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly attestations: readonly Attestation[];
 }
 
 /** One image of a manifest list to write: by digest, with the platform the plan built it for. */
@@ -347,17 +384,38 @@ export class RegistryClient {
 
   /**
    * What an image's config says of its platform: the image is read by digest and its
-   * config blob too, both checked. Refuses a manifest that is not a single image.
+   * config blob too, both checked. The reference may name a single image, or what
+   * BuildKit pushes with attestations: an index of one image and the attestation
+   * manifests that refer to it (platform unknown/unknown, `vnd.docker.reference.*`
+   * annotations). Refuses anything else.
    */
-  async imagePlatform(image: string | ImageReference): Promise<{ manifest: Manifest; config: string; platform: ImagePlatform } | undefined> {
+  async imagePlatform(image: string | ImageReference): Promise<BuiltImage | undefined> {
     const ref = typeof image === "string" ? parseReference(image) : image;
-    const manifest = await this.getManifest(ref);
-    if (!manifest) return undefined;
-    const json = JSON.parse(manifest.bytes.toString("utf8")) as { config?: { digest?: string }; manifests?: unknown };
-    if (!json.config?.digest || json.manifests) throw new RegistryError(`${describe(ref)} is not a single image`);
-    const blob = await this.readBlob(ref, json.config.digest);
-    if (!blob) throw new RegistryError(`the config ${json.config.digest} of ${describe(ref)} is not in ${ref.registry}`);
-    const config = JSON.parse(blob.toString("utf8")) as Partial<ImagePlatform>;
+    const top = await this.getManifest(ref);
+    if (!top) return undefined;
+    const json = JSON.parse(top.bytes.toString("utf8")) as { config?: { digest?: string }; manifests?: Descriptor[] };
+    let manifest = top;
+    const attestations: Attestation[] = [];
+    if (json.manifests) {
+      const images = json.manifests.filter((d) => !isAttestation(d));
+      const only = images[0];
+      if (images.length !== 1 || !only) throw new RegistryError(`${describe(ref)} is not a single image (an index of ${images.length} images)`);
+      const at = { ...ref, tag: undefined };
+      const read = await this.getManifest({ ...at, digest: only.digest });
+      if (!read) throw new RegistryError(`${describe(ref)} names ${only.digest}, which ${ref.registry} does not hold`);
+      manifest = read;
+      for (const d of json.manifests.filter(isAttestation)) {
+        if (d.annotations?.[REFERENCE_DIGEST] !== only.digest) throw new RegistryError(`${describe(ref)}: an attestation (${d.digest}) refers to ${d.annotations?.[REFERENCE_DIGEST] ?? "nothing"}, not to its image ${only.digest}`);
+        const bytes = await this.getManifest({ ...at, digest: d.digest });
+        if (!bytes) throw new RegistryError(`${describe(ref)} names the attestation ${d.digest}, which ${ref.registry} does not hold`);
+        attestations.push({ manifest: bytes, annotations: d.annotations });
+      }
+    }
+    const imageJson = json.manifests ? (JSON.parse(manifest.bytes.toString("utf8")) as { config?: { digest?: string }; manifests?: unknown }) : json;
+    if (!imageJson.config?.digest || imageJson.manifests) throw new RegistryError(`${describe(ref)} is not a single image`);
+    const blob = await this.readBlob(ref, imageJson.config.digest);
+    if (!blob) throw new RegistryError(`the config ${imageJson.config.digest} of ${describe(ref)} is not in ${ref.registry}`);
+    const config = JSON.parse(blob.toString("utf8")) as Partial<ImagePlatform> & { config?: { Labels?: Record<string, string> | null } };
     const platform: ImagePlatform = {
       os: config.os ?? "unknown",
       architecture: config.architecture ?? "unknown",
@@ -365,7 +423,7 @@ export class RegistryClient {
       ...(config["os.version"] ? { "os.version": config["os.version"] } : {}),
       ...(config["os.features"]?.length ? { "os.features": config["os.features"] } : {}),
     };
-    return { manifest, config: json.config.digest, platform };
+    return { top, manifest, config: imageJson.config.digest, platform, labels: config.config?.Labels ?? {}, attestations };
   }
 
   /**
@@ -381,7 +439,11 @@ export class RegistryClient {
    * `os.features` (else the plan's version): Windows hosts choose an entry by them.
    * Returns the list's digest and the platform of each entry.
    */
-  async putManifestList(tag: string | ImageReference, entries: readonly ListEntry[]): Promise<{ digest: string; platforms: ImagePlatform[] }> {
+  async putManifestList(
+    tag: string | ImageReference,
+    entries: readonly ListEntry[],
+    annotations: Readonly<Record<string, string>> = {},
+  ): Promise<{ digest: string; platforms: ImagePlatform[] }> {
     const target = typeof tag === "string" ? parseReference(tag) : tag;
     const named = describe(target);
     if (!target.tag || target.digest) throw new RegistryError(`${named} is not a tag`);
@@ -399,7 +461,7 @@ export class RegistryClient {
       if (!from.digest) throw new RegistryError(`${describe(from)} is not named by digest`);
       const read = await this.imagePlatform(from);
       if (!read) throw new RegistryError(`${describe(from)} is not in ${from.registry}`);
-      const { manifest: image, config } = read;
+      const { manifest: image, config, attestations } = read;
       let platform = read.platform;
       if (!samePlatform(platform, entry.platform)) {
         throw new RegistryError(
@@ -411,10 +473,12 @@ export class RegistryClient {
         if (!entry.osVersion) throw new RegistryError(`${named}: the Windows image ${describe(from)} has no os.version in its config and the plan knows none; Windows hosts choose an image by it`);
         platform = { ...platform, "os.version": entry.osVersion };
       }
-      const layers = (JSON.parse(image.bytes.toString("utf8")) as { layers?: { digest: string }[] }).layers ?? [];
-      for (const blob of [config, ...layers.map((l) => l.digest)]) await this.copyBlob(from, target, blob);
-      await this.putManifest({ registry: target.registry, repository: target.repository, digest: image.digest }, image);
-      images.push(image);
+      for (const m of [image, ...attestations.map((a) => a.manifest)]) {
+        const parts = JSON.parse(m.bytes.toString("utf8")) as { config?: { digest: string }; layers?: { digest: string }[] };
+        for (const blob of [parts.config?.digest ?? config, ...(parts.layers ?? []).map((l) => l.digest)]) await this.copyBlob(from, target, blob);
+        await this.putManifest({ registry: target.registry, repository: target.repository, digest: m.digest }, m);
+        images.push(m);
+      }
       platforms.push(platform);
       if (image.mediaType === MANIFEST_TYPES[3]) listType = MANIFEST_TYPES[1];
       listed.push({
@@ -428,12 +492,29 @@ export class RegistryClient {
           ...(platform.os === "windows" && platform["os.version"] ? { "os.version": platform["os.version"] } : {}),
           ...(platform.os === "windows" && platform["os.features"] ? { "os.features": platform["os.features"] } : {}),
         },
+        // What the image starts FROM, as its labels say (it differs by arch, so it is the entry's, not the list's).
+        ...(Object.keys(baseOfLabels(read.labels)).length > 0 ? { annotations: baseOfLabels(read.labels) } : {}),
       });
+      // Each attestation stays beside its image, as BuildKit wrote it, so `imagetools inspect` finds it.
+      for (const a of attestations) {
+        listed.push({
+          mediaType: a.manifest.mediaType,
+          digest: a.manifest.digest,
+          size: a.manifest.bytes.length,
+          platform: { architecture: "unknown", os: "unknown" },
+          ...(a.annotations ? { annotations: a.annotations } : {}),
+        });
+      }
     }
     const resolved = platforms.map((p) => keyOf(platformText(p), p.os === "windows" ? p["os.version"] : undefined));
     const again = resolved.find((p, i) => resolved.indexOf(p) !== i);
     if (again) throw new RegistryError(`${named}: the list would name ${again} twice, as the images' configs say (${resolved.join(", ")})`);
-    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: listType, manifests: listed }, null, 2));
+    // Annotations and attestations need an OCI index (a Docker manifest list has neither).
+    const hasAnnotations = Object.keys(annotations).length > 0 || listed.some((e) => e.annotations !== undefined);
+    if (hasAnnotations) listType = MANIFEST_TYPES[0];
+    const bytes = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: listType, manifests: listed, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) }, null, 2),
+    );
     // Another run storing the same images at the same moment can make the registry briefly call one
     // of them unknown (MANIFEST_BLOB_UNKNOWN): store them again and write the list again, a few times.
     for (let attempt = 1; ; attempt++) {

@@ -22,9 +22,15 @@ export function buildId(parts: {
   /** The parent image's digest (or a dry parent's stand-in); null without a parent. */
   readonly parentDigest: string | null;
   readonly period: string;
+  /**
+   * What its config's labels say of it besides its base (org.opencontainers.image.title,
+   * description, version, source…): part of the image it makes. Its base is the parent and context above.
+   */
+  readonly labels: Readonly<Record<string, string>>;
 }): string {
   const hash = createHash("sha256");
-  hash.update(JSON.stringify({ v: 1, platform: parts.platform, context: parts.context, parent: parts.parentDigest, period: parts.period }));
+  const labels = Object.fromEntries(Object.entries(parts.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  hash.update(JSON.stringify({ v: 2, platform: parts.platform, context: parts.context, parent: parts.parentDigest, period: parts.period, labels }));
   hash.update("\0");
   hash.update(parts.dockerfile);
   return hash.digest("hex");

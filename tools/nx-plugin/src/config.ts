@@ -17,6 +17,10 @@ const repository = z.string().superRefine((text, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is ${problem}` });
 });
 
+/** Where the images are made from, and what they are licensed under (OCaml's and opam's licence), unless configured. */
+export const DEFAULT_SOURCE = "https://github.com/ocurrent/docker-base-images";
+export const DEFAULT_LICENSES = "LGPL-2.1-only WITH OCaml-LGPL-linking-exception";
+
 /**
  * Every environment variable the plugin and executors read, in one table (settings.ts reads
  * them). The first six override options when a task runs, and so are task inputs; `now`
@@ -31,6 +35,8 @@ export const ENV = {
   server: "OBI_REGISTRY_SERVER",
   dryRun: "OBI_DRY_RUN",
   now: NOW_ENV,
+  /** The commit a manifest list names (its revision annotation), else git's HEAD; never a task input. */
+  revision: "OBI_REVISION",
   parallel: "OBI_PARALLEL",
   retries: "OBI_REGISTRY_RETRIES",
   retrySeconds: "OBI_REGISTRY_RETRY_SECONDS",
@@ -94,6 +100,23 @@ export const pluginOptionsSchema = z
       .min(1)
       .default(4)
       .describe("prune-staging keeps what was built within this many rebuild periods, referenced or not."),
+    imageMetadata: z
+      .strictObject({
+        source: z.url().default(DEFAULT_SOURCE).describe("Where the images are made from (org.opencontainers.image.source)."),
+        licenses: z.string().min(1).default(DEFAULT_LICENSES).describe("An SPDX expression (org.opencontainers.image.licenses)."),
+        vendor: z.string().min(1).optional().describe("Who publishes the images (org.opencontainers.image.vendor)."),
+        url: z.url().optional().describe("Where to read about the images (org.opencontainers.image.url)."),
+      })
+      .default({ source: DEFAULT_SOURCE, licenses: DEFAULT_LICENSES })
+      .describe("What every image and manifest list says of where it comes from (org.opencontainers.image.* labels and annotations); each image's title, description and OCaml version come from the plan."),
+    attestations: z
+      .strictObject({
+        provenance: z.enum(["max", "min", "off"]).default("max").describe("BuildKit's provenance attestation mode (off: none)."),
+        sbom: z.boolean().default(true).describe("Make an SBOM attestation."),
+        sbomGenerator: z.string().min(1).optional().describe("The scanner image that makes the SBOM (BuildKit's default, docker/buildkit-syft-scanner, when unset)."),
+      })
+      .default({ provenance: "max", sbom: true })
+      .describe("BuildKit's attestations, kept in the published lists. The classic (Windows) builder makes none, and says so once."),
   })
   .strict();
 

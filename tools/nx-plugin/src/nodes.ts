@@ -6,6 +6,7 @@
 import type { ProjectConfiguration, TargetConfiguration, TargetDependencyConfig } from "@nx/devkit";
 import { IMAGES_LAYOUT } from "../../../libs/matrix/src/layout";
 import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
+import { imageAbout } from "../../../libs/plan/src/about";
 import { builderKeyOf, normalizeBuilder } from "./builders";
 import { codeInputsOf, type CachedExecutor, type CodeInputs } from "./code-inputs";
 import { NX_PATHS } from "../../../libs/records/src/layout";
@@ -137,6 +138,9 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       ...dryRunOption(options),
       builtinFrontend: options.builtinFrontend,
       rebuildPeriodDays: options.rebuildPeriodDays,
+      about: imageAbout(image),
+      imageMetadata: options.imageMetadata,
+      attestations: options.attestations,
     },
     // A build is decided by its own Dockerfile and context (not the other arches' nor
     // the image's tags), its parent's record, the builder and the build executor's code; nothing else.
@@ -176,6 +180,8 @@ function publishTarget(image: Image, options: PluginOptions): TargetConfiguratio
       publicRepo: options.publicRepo,
       registry: options.registry,
       ...dryRunOption(options),
+      about: imageAbout(image),
+      imageMetadata: options.imageMetadata,
     },
     inputs: [
       { dependentTasksOutputFiles: NX_PATHS.manifests, transitive: false },
@@ -208,7 +214,7 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
     namedInputs: { [CODE_INPUT.render]: [...index.code.render], [CODE_INPUT.build]: [...index.code.build], [CODE_INPUT.publish]: [...index.code.publish] },
     targets,
     metadata: {
-      description: describe(image),
+      description: imageAbout(image).description,
       ...(image.compiler ? { compiler: image.compiler } : {}),
       tags: image.manifests.map((m) => m.tag),
       technologies: ["docker"],
@@ -217,21 +223,7 @@ function imageProject(image: Image, index: PlanIndex, options: PluginOptions): P
   };
 }
 
-function describe(image: Image): string {
-  switch (image.kind) {
-    case "opam":
-      return `opam and opam-repository on ${image.distro}`;
-    case "compiler":
-      return `OCaml ${image.compiler} on ${image.distro}`;
-    case "archive":
-      return "the source archives opam-repository refers to";
-    case "windows-all":
-      return `OCaml ${image.compiler} on every ${image.distro} image`;
-    case "deprecated":
-      return `the deprecation message, under every tag ${image.distro} had (deprecated ${image.retired?.since ?? ""})`;
-  }
-}
-
+/** What an image says of itself in its labels and lists: fixed by the image, whichever commit or arch. */
 /**
  * Projects by the file that declares them: a distro's images belong to its
  * image.json; the archive to the default distro's; multi-distro manifests to
@@ -276,6 +268,7 @@ export function imagesProject(options: PluginOptions): ProjectConfiguration {
           deprecationGraceDays: options.deprecationGraceDays,
           rebuildPeriodDays: options.rebuildPeriodDays,
           builtinFrontend: options.builtinFrontend,
+          imageMetadata: options.imageMetadata,
         },
         cache: false,
         metadata: targetMetadata("images", "status"),

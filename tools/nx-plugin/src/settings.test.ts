@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSession } from "./executors/shared";
 import { liveUpstream } from "./executors/update-pins";
 import { DEFAULT_RETRY, digestOf } from "../../../libs/docker/src";
-import { batchParallelism, graphDryRun, resolveBuilder, resolveRepositories, resolveSettings, retryPolicy } from "./settings";
+import { batchParallelism, graphDryRun, listStamp, resolveBuilder, resolveRepositories, resolveSettings, retryPolicy } from "./settings";
 
 const PASSWORD = "s3cret-for-the-staging-registry";
 const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] });
@@ -185,3 +185,34 @@ describe("resolving a build's builder", () => {
   });
 });
 
+
+describe("what images say of themselves", () => {
+  const base = { stagingRepo: "localhost:5000/s" };
+  it("describes an image from the plan's about and the plugin's imageMetadata, with defaults", () => {
+    const about = { title: "debian-13-ocaml-5.4", description: "OCaml 5.4.1 on debian-13", version: "5.4.1" };
+    expect(resolveSettings({ ...base, about }, {}).description).toEqual({
+      ...about,
+      source: "https://github.com/ocurrent/docker-base-images",
+      licenses: "LGPL-2.1-only WITH OCaml-LGPL-linking-exception",
+    });
+    expect(resolveSettings({ ...base, about, imageMetadata: { source: "https://example.org/src", licenses: "MIT", vendor: "V", url: "https://example.org" } }, {}).description).toMatchObject({ vendor: "V", url: "https://example.org", licenses: "MIT" });
+    expect(resolveSettings(base, {}).description).toBeUndefined();
+  });
+
+  it("asks for provenance (max) and an SBOM by default; a setting names the scanner or turns them off", () => {
+    expect(resolveSettings(base, {}).attestations).toEqual({ provenance: "max", sbom: { generator: null } });
+    expect(resolveSettings({ ...base, attestations: { provenance: "min", sbom: true, sbomGenerator: "r/scanner:1" } }, {}).attestations).toEqual({ provenance: "min", sbom: { generator: "r/scanner:1" } });
+    expect(resolveSettings({ ...base, attestations: { provenance: "off", sbom: false } }, {}).attestations).toEqual({ provenance: "off", sbom: "off" });
+  });
+
+  it("stamps a list with the clock and the revision (OBI_NOW, OBI_REVISION), else the workspace's HEAD", () => {
+    expect(listStamp("/nonexistent", { OBI_NOW: "2026-12-04T10:00:00Z", OBI_REVISION: "abc" })).toEqual({ created: "2026-12-04T10:00:00.000Z", revision: "abc" });
+    const dir = mkdtempSync(join(tmpdir(), "obi-stamp-"));
+    try {
+      expect(listStamp(dir, { OBI_NOW: "2026-12-04T10:00:00Z" })).toEqual({ created: "2026-12-04T10:00:00.000Z" });
+      expect(() => listStamp(dir, { OBI_NOW: "soon" })).toThrow(/OBI_NOW is not a date: soon/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,13 +4,14 @@
  * and the secret files they name. Every executor asks here; nothing else reads
  * OBI_* or a password file.
  */
-import { DEFAULT_COMMAND_BOUNDS, DEFAULT_RETRY, describeBuilder, parseRepository, type BuilderSpec, type CommandBounds, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
+import { execFileSync } from "node:child_process";
+import { DEFAULT_COMMAND_BOUNDS, DEFAULT_RETRY, describeBuilder, parseRepository, type Attestations, type BuilderSpec, type ImageDescription, type ListStamp, type CommandBounds, type RegistryAuth, type Repository, type RetryPolicy } from "../../../libs/docker/src";
 import type { Arch } from "../../../libs/ocaml/src";
 // The leaf module: the planning code stays out of what the build and publish executors load.
 import { DEFAULT_GRACE_DAYS, type Retirement } from "../../../libs/plan/src/retirement";
 import type { Repositories } from "../../../libs/tags/src";
 import { builderKeyOf, builderObjectSchema, normalizeBuilder, type BuilderKey, type BuilderOption } from "./builders";
-import { builderEnv, DEFAULT_REBUILD_PERIOD_DAYS, ENV } from "./config";
+import { builderEnv, DEFAULT_LICENSES, DEFAULT_REBUILD_PERIOD_DAYS, DEFAULT_SOURCE, ENV } from "./config";
 import { rebuildPeriod as periodOf } from "./rebuild-period.js";
 
 type Env = NodeJS.ProcessEnv;
@@ -53,9 +54,16 @@ export function rebuildPeriod(days: number, env: Env = process.env): string {
  * renders and the status page all plan with this.
  */
 export function resolveRetirement(graceDays: number | undefined, env: Env = process.env): Retirement {
-  const now = env.OBI_NOW ? Date.parse(env.OBI_NOW) : Date.now();
-  if (Number.isNaN(now)) throw new Error(`OBI_NOW is not a date: ${env.OBI_NOW}`);
-  return { now: new Date(now), graceDays: graceDays ?? DEFAULT_GRACE_DAYS };
+  return { now: clock(env), graceDays: graceDays ?? DEFAULT_GRACE_DAYS };
+}
+
+/** Now, or the moment OBI_NOW (an ISO date) names in its place. */
+function clock(env: Env): Date {
+  const text = env[ENV.now];
+  if (!text) return new Date();
+  const now = Date.parse(text);
+  if (Number.isNaN(now)) throw new Error(`${ENV.now} is not a date: ${text}`);
+  return new Date(now);
 }
 
 /** How many tasks of a batch run at once: OBI_PARALLEL, else NX_PARALLEL, else Nx's default of 3. */
@@ -185,6 +193,10 @@ export interface SettingsOptions {
   readonly arch?: Arch;
   readonly builder?: BuilderOption;
   readonly rebuildPeriodDays?: number;
+  /** What the image says of itself (from the plan) and where it comes from (the plugin's imageMetadata). */
+  readonly about?: { readonly title: string; readonly description: string; readonly version?: string };
+  readonly imageMetadata?: { readonly source: string; readonly licenses: string; readonly vendor?: string; readonly url?: string };
+  readonly attestations?: { readonly provenance: "max" | "min" | "off"; readonly sbom: boolean; readonly sbomGenerator?: string };
 }
 
 /** A task's settings, resolved. */
@@ -205,6 +217,10 @@ export interface Settings {
   readonly commands: CommandBounds;
   /** `nx … --verbose`: a dry run prints each command whole, with full build ids. */
   readonly verbose: boolean;
+  /** What the image's labels and lists say of it; absent for tasks about no image. */
+  readonly description?: ImageDescription;
+  /** The attestations BuildKit makes with each build. */
+  readonly attestations: Attestations;
 }
 
 /**
@@ -256,6 +272,8 @@ export function resolveSettings(options: SettingsOptions, env: Env = process.env
     retry: retryPolicy(env),
     commands: commandBounds(env),
     verbose: env[ENV.verbose] === "true",
+    ...(options.about ? { description: describeImage(options.about, options.imageMetadata) } : {}),
+    attestations: resolveAttestations(options.attestations),
   };
 }
 
@@ -303,3 +321,37 @@ export const DEPLOYED_SECRETS = {
   /** The notification webhook's URL (upstream's --slack file). */
   slack: "/run/secrets/base-images-slack",
 } as const;
+
+/** An image's description: what the plan says of it, and where it comes from (the plugin's imageMetadata). */
+export function describeImage(about: NonNullable<SettingsOptions["about"]>, metadata: SettingsOptions["imageMetadata"]): ImageDescription {
+  return {
+    ...about,
+    source: metadata?.source ?? DEFAULT_SOURCE,
+    licenses: metadata?.licenses ?? DEFAULT_LICENSES,
+    ...(metadata?.vendor ? { vendor: metadata.vendor } : {}),
+    ...(metadata?.url ? { url: metadata.url } : {}),
+  };
+}
+
+function resolveAttestations(option: SettingsOptions["attestations"]): Attestations {
+  const { provenance = "max", sbom = true, sbomGenerator } = option ?? {};
+  return { provenance, sbom: sbom ? { generator: sbomGenerator ?? null } : "off" };
+}
+
+/**
+ * When and from which commit a manifest list is written (its `created` and `revision`
+ * annotations): the clock (OBI_NOW stands in) and OBI_REVISION, else the workspace's
+ * git HEAD when it is a checkout. Never a task input: only the lists carry them.
+ */
+export function listStamp(root: string, env: Env = process.env): ListStamp {
+  const created = clock(env).toISOString();
+  let revision = env[ENV.revision] || undefined;
+  if (!revision) {
+    try {
+      revision = execFileSync("git", ["rev-parse", "--verify", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
+    } catch {
+      revision = undefined;
+    }
+  }
+  return { created, ...(revision ? { revision } : {}) };
+}

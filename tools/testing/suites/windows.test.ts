@@ -87,10 +87,13 @@ describe("Windows images", () => {
       expect(result.all).toMatch(new RegExp(`${label}: would build .* for windows/amd64 on windows builder \\(ssh://Administrator@winbuild\\.example\\.org\\)`));
       expect(result.all).toMatch(new RegExp(`${label}: would connect with DOCKER_HOST=ssh://Administrator@winbuild\\.example\\.org, through ssh with the key in /run/secrets/ocurrent-ssh-key`));
       const tag = `${staging}:${image}-amd64`.replace(/\./g, "\\.");
-      expect(result.all).toMatch(new RegExp(`${label}: would run: docker build --platform windows/amd64 --file '<context>/Dockerfile' --tag ${tag} --tag ${staging.replace(/\./g, "\\.")}:build-[0-9a-f]{64} '<context>'\\n`));
+      expect(result.all).toMatch(new RegExp(`${label}: would run: docker build --platform windows/amd64 --file '<context>/Dockerfile'(?: --label (?:'org\\.opencontainers\\.image\\.[^']*'|org\\.opencontainers\\.image\\.\\S+))+ --tag ${tag} --tag ${staging.replace(/\./g, "\\.")}:build-[0-9a-f]{64} '<context>'\\n`));
       expect(result.all).toMatch(new RegExp(`${label}: would run: docker push ${tag}\\n`));
     }
     expect(result.all).not.toMatch(/buildx build/);
+    // Labels, yes; attestations, no: the classic builder says so once.
+    expect(result.all).toMatch(/--label 'org\.opencontainers\.image\.description=OCaml 5\.4\.\d+ on windows-server-mingw-ltsc2022'/);
+    expect(result.all.match(/the classic builder \(Windows\) makes no SBOM or provenance/g)).toHaveLength(1);
     expect(result.all).toMatch(/would give .*windows-server-mingw-ltsc2022-ocaml-5\.4's Windows entries the os\.version/);
   });
 

@@ -8,7 +8,11 @@ import { existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  AttestationsUnsupported,
   buildAndPush,
+  describedAs,
+  imageLabels,
+  NO_ATTESTATIONS,
   BuilderError,
   buildIdTag,
   buildxArgsFor,
@@ -30,7 +34,9 @@ import {
   tagIn,
   withMachineLock,
   type BuilderFacts,
+  type Attestations,
   type BuildRequest,
+  type ImageBase,
   type Runner,
 } from "../../../../libs/docker/src";
 import {
@@ -72,6 +78,10 @@ interface PreparedBuild {
   readonly builder: ResolvedBuilder;
   /** BuildKit (`docker buildx build`), or the classic builder for Windows engines, which have no BuildKit. */
   readonly engine: "buildkit" | "classic";
+  /** Its config's labels (org.opencontainers.image.*). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The attestations asked for (the classic builder makes none). */
+  readonly attestations: Attestations;
   /** The build it starts FROM, as its record says: BuildKit builds pin the FROM tag to that digest. */
   readonly parent?: { readonly label: string; readonly stagingTag: string; readonly pinned: string; readonly task: string };
 }
@@ -85,7 +95,13 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
   const parent = options.parent ? readBuildRecord(root, mode, options.parent.image, options.parent.arch) : undefined;
   // A dry parent has no digest yet: its build id stands in, so a dry child still follows its parent.
   const parentDigest = parent ? (parent.dryRun ? dryParentStandIn(parent.buildId) : parent.digest) : null;
-  const id = buildId({ platform, dockerfile, context: rendered, parentDigest, period: settings.rebuildPeriod });
+  // What it starts FROM: its parent's staging image, or the distro's base image (pinned when the render pins it).
+  const base: ImageBase | undefined = parent
+    ? { name: parent.stagingTag, ...(parent.dryRun ? {} : { digest: parent.digest }) }
+    : rendered.kind === "opam-repository" && rendered.base
+      ? { name: `${rendered.base.image}:${rendered.base.tag}`, ...(rendered.base.digest ? { digest: rendered.base.digest } : {}) }
+      : undefined;
+  const id = buildId({ platform, dockerfile, context: rendered, parentDigest, period: settings.rebuildPeriod, labels: settings.description ? describedAs(settings.description) : {} });
   return {
     label,
     platform,
@@ -99,6 +115,8 @@ function prepare(options: BuildOptions, settings: Settings, root: string): Prepa
     // The settings resolve it for every task with an arch, which a build always has.
     builder: settings.builder ?? resolveBuilder(options),
     engine: options.os === "windows" ? "classic" : "buildkit",
+    labels: settings.description ? imageLabels(settings.description, base) : {},
+    attestations: settings.attestations,
     ...(options.parent && parent && !parent.dryRun
       ? {
           parent: {
@@ -122,7 +140,7 @@ const facts = new Map<string, Promise<BuilderFacts>>();
 /** A builder that did not answer: the run record says so, and /metrics counts it per builder. */
 class UnreachableBuilder extends BuilderError {}
 
-async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<Record<string, string>>, again = false): Promise<void> {
+async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<Record<string, string>>, again = false): Promise<BuilderFacts> {
   const key = `${build.engine} ${build.builder.queue}`;
   let known = facts.get(key);
   if (!known || again) {
@@ -138,13 +156,39 @@ async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<
   if (!offersPlatform(offered.platforms, build.platform)) {
     throw new BuilderError(`${build.builder.label} does not build ${build.platform}; it builds ${offered.platforms.join(", ")}`);
   }
+  return offered;
 }
 
+
+/** Builders (by queue) found unable to make attestations in this process: said once, then built without. */
+const withoutAttestations = new Set<string>();
+
+/** Says once per builder that it cannot make attestations; this build and the next on it go without. */
+function cannotAttest(build: PreparedBuild, log: TaskLog, why: string): void {
+  const asked = build.attestations.provenance !== "off" || build.attestations.sbom !== "off";
+  const key = `${build.engine} ${build.builder.queue}`;
+  if (asked && !withoutAttestations.has(key)) log.say(`${build.builder.label}: ${why}; building without SBOM and provenance`);
+  withoutAttestations.add(key);
+}
+
+/** The attestations a build asks its builder for: none from the classic builder or one found unable. */
+function attestationsFor(build: PreparedBuild, log: TaskLog): Attestations {
+  const asked = build.attestations.provenance !== "off" || build.attestations.sbom !== "off";
+  if (!asked) return NO_ATTESTATIONS;
+  const key = `${build.engine} ${build.builder.queue}`;
+  if (build.engine === "classic" && !withoutAttestations.has(key)) {
+    withoutAttestations.add(key);
+    log.say(`${build.builder.label}: the classic builder (Windows) makes no SBOM or provenance; its images are published without attestations`);
+  }
+  return withoutAttestations.has(key) ? NO_ATTESTATIONS : build.attestations;
+}
 
 /** The `docker buildx build` request for a prepared build in a context folder. */
 function buildRequest(build: PreparedBuild, contextDir: string, env: Readonly<Record<string, string>>, log: TaskLog): BuildRequest {
   const { rendered } = build;
   return {
+    labels: build.labels,
+    attestations: attestationsFor(build, log),
     builderArgs: buildxArgsFor(build.builder.spec),
     platform: build.platform,
     contextDir,
@@ -206,10 +250,11 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
       throw new Error(`${build.idTag} holds a ${platformText(cached.platform)} image (${cached.manifest.digest}), not a ${build.platform} one; delete that tag, or build again with another staging repository`);
     }
     // Already built, by us or anyone sharing the staging repository: point the tag at it.
+    // The build id names the image, or BuildKit's index of it and its attestations: the tag names the same.
     const current = await session.registry.getManifest(build.stagingTag);
-    if (current?.digest !== cached.manifest.digest) await session.registry.putManifest(build.stagingTag, cached.manifest);
-    log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.manifest.digest}); not building`);
-    return { digest: cached.manifest.digest, reused: true };
+    if (current?.digest !== cached.top.digest) await session.registry.putManifest(build.stagingTag, cached.top);
+    log.say(`${build.label}: build ${build.id.slice(0, 12)} is already in ${build.repo} (${cached.top.digest}); not building`);
+    return { digest: cached.top.digest, reused: true };
   }
   // A record is trusted only as far as the registry holds what it names (a cache can outlive a registry's contents),
   // blobs included, and a build starts FROM an image of its own platform.
@@ -239,7 +284,9 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
   const context = ownedDir(join(tmpdir(), "obi-build"), "context");
   const contextDir = context.path;
   try {
-    await checkBuilder(build, session.runner, env);
+    const offered = await checkBuilder(build, session.runner, env);
+    // A builder that cannot make attestations is said once and builds without (not a failed first try each time).
+    if (offered.attestations === false && build.engine === "buildkit") cannotAttest(build, log, "it cannot make attestations (buildx's docker driver without the containerd image store)");
     if (build.rendered.kind === "opam-repository") {
       log.say(`${build.label}: checking out ${build.rendered.url} at ${build.rendered.commit}`);
       await checkoutPinned(session.runner, build.rendered.url, build.rendered.commit, contextDir);
@@ -247,10 +294,17 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
     const dockerfilePath = join(contextDir, "Dockerfile");
     if (existsSync(dockerfilePath)) throw new Error(`the build context of ${build.label} already has a Dockerfile`);
     writeFileSync(dockerfilePath, build.dockerfile);
-    const request = buildRequest(build, contextDir, env, log);
+    let request = buildRequest(build, contextDir, env, log);
     let digest: string | undefined;
     try {
-      digest = (await (build.engine === "classic" ? classicBuildAndPush(session.runner, request) : buildAndPush(session.runner, request, session.retry))) ?? undefined;
+      try {
+        digest = (await (build.engine === "classic" ? classicBuildAndPush(session.runner, request) : buildAndPush(session.runner, request, session.retry))) ?? undefined;
+      } catch (e) {
+        if (!(e instanceof AttestationsUnsupported)) throw e;
+        cannotAttest(build, log, e.message);
+        request = buildRequest(build, contextDir, env, log);
+        digest = (await buildAndPush(session.runner, request, session.retry)) ?? undefined;
+      }
     } catch (e) {
       // A builder that went away mid-build is named as the cause, and fails the builds queued on it at once.
       await checkBuilder(build, session.runner, env, true);

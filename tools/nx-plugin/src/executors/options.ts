@@ -13,6 +13,13 @@ import { pluginOptionsSchema } from "../config";
 // one declaration of each, its check, default and description.
 const image = z.string().min(1).describe("The image (project) name, e.g. debian-13-ocaml-5.4.");
 const arch = z.enum(ARCHES);
+const about = z
+  .strictObject({
+    title: z.string().min(1).describe("The image's title (its name)."),
+    description: z.string().min(1).describe("What the image is."),
+    version: z.string().min(1).optional().describe("The OCaml version, for images with one compiler."),
+  })
+  .describe("What the image says of itself (org.opencontainers.image.title, description, version), from the plan.");
 const buildRef = z.strictObject({ image, arch: arch.describe("The arch of that image's build.") });
 /**
  * The plugin's dryRun without its default: a task's options say `dryRun` only when it is a
@@ -27,7 +34,7 @@ export const renderOptionsSchema = pluginOptionsSchema
   .describe("Writes an image's Dockerfile per arch and its build-context description under dist/images/<image>/render/.");
 
 export const buildOptionsSchema = pluginOptionsSchema
-  .pick({ stagingRepo: true, registry: true, builtinFrontend: true, rebuildPeriodDays: true })
+  .pick({ stagingRepo: true, registry: true, builtinFrontend: true, rebuildPeriodDays: true, imageMetadata: true, attestations: true })
   .extend({
     dryRun,
     image,
@@ -40,13 +47,14 @@ export const buildOptionsSchema = pluginOptionsSchema
       .describe(
         "Where it builds: a buildx builder's name, or { kind: buildx|context, name } | { kind: ssh, host, keyFile, knownHostsFile } | { kind: tls, host, caFile, certFile, keyFile }, each with slots (OBI_BUILDER_<ARCH> or OBI_BUILDER_WINDOWS overrides it, as a name or the same JSON).",
       ),
+    about: about.optional(),
   })
   .strict()
   .describe("Builds one image for one arch with docker buildx and pushes it to the staging repository, unless a build with its id is there already.");
 
 export const publishOptionsSchema = pluginOptionsSchema
-  .pick({ stagingRepo: true, publicRepo: true, registry: true })
-  .extend({ image, dryRun })
+  .pick({ stagingRepo: true, publicRepo: true, registry: true, imageMetadata: true })
+  .extend({ image, dryRun, about: about.optional() })
   .strict()
   .describe(
     "Joins an image's staging builds into its public manifest lists, by digest, as its render's manifests.json lists them; a tag already listing them is left alone.",
@@ -59,7 +67,7 @@ export const updatePinsOptionsSchema = pluginOptionsSchema
   .describe("Moves the pins in images/ to the current upstream heads and digests.");
 
 export const statusOptionsSchema = pluginOptionsSchema
-  .pick({ stagingRepo: true, publicRepo: true, site: true, rebuildPeriodDays: true, builtinFrontend: true, deprecationGraceDays: true })
+  .pick({ stagingRepo: true, publicRepo: true, site: true, rebuildPeriodDays: true, builtinFrontend: true, deprecationGraceDays: true, imageMetadata: true })
   .extend({
     serve: z.boolean().optional().describe("Serve the page and status.json (live) instead of writing dist/status/."),
     host: z.string().min(1).optional().describe("The address to serve on; loopback (127.0.0.1) unless told otherwise."),

@@ -7,6 +7,9 @@ import type { TaskLog } from "./batch";
 import { trackedExecutorOf } from "./records";
 import {
   buildIdTag,
+  describedAs,
+  listAnnotations,
+  STAMP_KEYS,
   formatReference,
   parseReference,
   pinned,
@@ -17,9 +20,10 @@ import {
   repositoryText,
   shortBuildRef,
   type ListEntry,
+  type RegistryClient,
 } from "../../../../libs/docker/src";
 import { DIST_LAYOUT, REDO, renderedManifestsSchema, type PublishRecord, type RealPublishRecord, type RecordMode } from "../../../../libs/records/src";
-import { resolveSettings } from "../settings";
+import { listStamp, resolveSettings } from "../settings";
 import { openSession, readBuildRecord, readRecord, writeRecord } from "./shared";
 import { failureLine, parseOptions, type PublishOptions } from "./options";
 
@@ -58,6 +62,10 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
         // Each build by its short id tag, unless --verbose asks for the whole.
         const shown = settings.verbose ? sources : builds.map((b) => shortBuildRef(repositoryOf(parseReference(b.stagingTag)), b.buildId));
         say(`would push ${text} <- ${shown.join(", ")}`);
+        if (settings.description) {
+          const about = Object.entries(describedAs(settings.description)).map(([k, v]) => `${k}=${v}`);
+          say(`would annotate ${text} with ${about.join(", ")}, and its created time and revision`);
+        }
         if (builds.some((b) => b.platform.startsWith("windows/"))) say(`would give ${text}'s Windows entries the os.version their images' configs carry`);
       }
       record = { dryRun: true, ...made, manifests: wanted.map(({ tag, sources }) => ({ tag: formatReference(tag), sources })) };
@@ -82,16 +90,18 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
             );
           }
         }
+        // Written once per run: every list of this publish says the same time and commit.
+        const annotations = settings.description ? listAnnotations(settings.description, listStamp(root)) : {};
         for (const { tag, entries, sources } of wanted) {
           const text = formatReference(tag);
           const current = await session.registry.getManifest(tag);
           let digest = current?.digest;
-          const changed = !current || !listsExactly(current.bytes, entries);
+          const changed = !current || !(await listsExactly(session.registry, current.bytes, entries, annotations));
           if (changed) {
             say(`pushing ${text} <- ${sources.join(", ")}`);
             // Our client, not `docker buildx imagetools create`: that one moves the tag to each arch's image before the list.
             // Written once, whole: Windows entries carry their os.version from their configs (else the plan's), as upstream's lists do.
-            const written = await session.registry.putManifestList(tag, entries);
+            const written = await session.registry.putManifestList(tag, entries, annotations);
             digest = written.digest;
             const versions = written.platforms.flatMap((p) => (p.os === "windows" && p["os.version"] ? [p["os.version"]] : []));
             if (versions.length > 0) say(`${text}: Windows entries for os.version ${versions.join(", ")}`);
@@ -118,16 +128,28 @@ export async function runPublish(rawOptions: PublishOptions, root: string, log: 
 
 /**
  * Whether a list already names exactly these images, each for its planned platform
- * (and a Windows one with an os.version): then publishing again changes nothing.
+ * (and a Windows one with an os.version), with their attestations, and says the same of
+ * them (its annotations but when and from which commit it was written): then publishing
+ * again changes nothing.
  */
-function listsExactly(bytes: Buffer, entries: readonly ListEntry[]): boolean {
+async function listsExactly(registry: RegistryClient, bytes: Buffer, entries: readonly ListEntry[], annotations: Readonly<Record<string, string>>): Promise<boolean> {
   type Entry = { digest?: string; platform?: { os: string; architecture: string; variant?: string; "os.version"?: string } };
-  const listed = (JSON.parse(bytes.toString("utf8")) as { manifests?: Entry[] }).manifests;
-  if (!listed || listed.length !== entries.length) return false;
-  return entries.every((want) => {
-    const got = listed.find((e) => e.digest === want.source.digest);
-    return got?.platform !== undefined && samePlatform(got.platform, want.platform) && (got.platform.os !== "windows" || Boolean(got.platform["os.version"]));
-  });
+  const list = JSON.parse(bytes.toString("utf8")) as { manifests?: Entry[]; annotations?: Record<string, string> };
+  const listed = list.manifests;
+  if (!listed) return false;
+  const lasting = (a: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(a).filter(([k]) => !STAMP_KEYS.has(k)).sort());
+  if (lasting(list.annotations ?? {}) !== lasting(annotations)) return false;
+  let count = 0;
+  for (const want of entries) {
+    // A build's record names its image, or BuildKit's index of it and its attestations: the list holds those, not the index.
+    const built = await registry.imagePlatform(want.source);
+    if (!built) return false;
+    const got = listed.find((e) => e.digest === built.manifest.digest);
+    if (got?.platform === undefined || !samePlatform(got.platform, want.platform) || (got.platform.os === "windows" && !got.platform["os.version"])) return false;
+    if (!built.attestations.every((a) => listed.some((e) => e.digest === a.manifest.digest))) return false;
+    count += 1 + built.attestations.length;
+  }
+  return listed.length === count;
 }
 
 const executor = trackedExecutorOf(runPublish);

@@ -15,7 +15,7 @@ import { join, relative } from "node:path";
 import type { ExecutorContext } from "@nx/devkit";
 import type { z } from "zod";
 import { loadMatrix } from "../../../../libs/matrix/src";
-import { makePlan, type Build, type Plan } from "../../../../libs/plan/src";
+import { imageAbout, makePlan, type Build, type Plan } from "../../../../libs/plan/src";
 import {
   CONTENT_SECURITY_POLICY,
   makeStatus,
@@ -43,9 +43,9 @@ import {
   type RunOwner,
   type RunRecord,
 } from "../../../../libs/records/src";
-import { ownerAlive } from "../../../../libs/docker/src";
+import { describedAs, ownerAlive } from "../../../../libs/docker/src";
 import { DEFAULT_REBUILD_PERIOD_DAYS } from "../config";
-import { rebuildPeriod, resolveRepositories, resolveRetirement } from "../settings";
+import { describeImage, rebuildPeriod, resolveRepositories, resolveRetirement } from "../settings";
 import { say, writeWhole } from "./shared";
 import { statusMetrics } from "./metrics";
 import { parseOptions, type StatusOptions } from "./options";
@@ -144,7 +144,9 @@ export function statusSource(root: string, options: StatusOptions): StatusSource
       if (id === undefined) {
         const context = contexts.get(build.image) ?? renderedContext(plan, imageOf.get(build.image) as Plan["images"][number]);
         const dockerfile = dockerfileAsBuilt(build.dockerfile, Boolean(options.builtinFrontend));
-        id = buildId({ platform: `${build.os}/${build.arch}`, dockerfile, context, parentDigest, period });
+        const image = imageOf.get(build.image) as Plan["images"][number];
+        const labels = describedAs(describeImage(imageAbout(image), options.imageMetadata));
+        id = buildId({ platform: `${build.os}/${build.arch}`, dockerfile, context, parentDigest, period, labels });
         ids.set(key, id);
       }
       return id;
