@@ -402,7 +402,9 @@ export function linuxOpamImage(distro: LinuxDistro, opam: OpamSources, pins: Pin
     opamStages(distro, opam, pins),
     sandboxSwitches(),
     gitInit(),
-    copy(["."], "/home/opam/opam-repository", { link: true, chown: "opam:opam" }),
+    // By number: a linked copy starts from scratch, where BuildKit's containerd image-store worker
+    // (Docker 29's default) cannot look up a name ("invalid user index: -1"); upstream's docker-base-images#352.
+    copy(["."], "/home/opam/opam-repository", { link: true, chown: `${OPAM_USER.uid}:${OPAM_USER.uid}` }),
     run("opam-sandbox-disable"),
     run("opam init -k git -a /home/opam/opam-repository --bare"),
     run(`echo 'archive-mirrors: "https://opam.ocaml.org/cache"' >> ~/.opam/config`),

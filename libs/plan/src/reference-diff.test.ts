@@ -47,6 +47,9 @@ describe("this plan against upstream's 8.4.0 dump", () => {
     expect(diff.counts["Debian 12 without s390x"]).toBe(s390x + s390xManifests);
     expect(diff.counts["Alpine 3.23 gone"]).toBe(1);
     expect(diff.counts["Alpine 3.24 added"]).toBe(1);
+    // Every opam image's copy of opam-repository is owned by number since docker-base-images#352
+    // (the Alpine 3.24 section is compared with 3.23's, so it counts too).
+    expect(diff.counts["opam-repository copied to uid:gid 1000:1000"]).toBe(countLines(/^\tCOPY --link --chown=opam:opam \[ "\.", "\/home\/opam\/opam-repository" \]$/));
     // No recipe uses a tmpfs mount, upstream's included: that change cannot show in a plan.
     expect(diff.counts["tmpfs mount printed as tmpfs"]).toBe(0);
   });

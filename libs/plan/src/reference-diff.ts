@@ -5,7 +5,10 @@
  * dump — or reports it as unexplained. Pure: text in, report out.
  */
 
-/** The upstream changes between ocaml-dockerfile 8.4.0 and 8.4.2 that show in a plan. */
+/**
+ * The upstream changes since the 8.4.0 dump that show in a plan: ocaml-dockerfile's up to
+ * 8.4.2, and docker-base-images' own since (the opam-repository copy's owner by number, #352).
+ */
 export const CHANGES_SINCE_8_4_0 = [
   "gc.autoDetach added",
   "zstd package changed",
@@ -13,6 +16,7 @@ export const CHANGES_SINCE_8_4_0 = [
   "Debian 12 without s390x",
   "Alpine 3.23 gone",
   "Alpine 3.24 added",
+  "opam-repository copied to uid:gid 1000:1000",
 ] as const;
 export type Change = (typeof CHANGES_SINCE_8_4_0)[number];
 
@@ -85,6 +89,8 @@ const ZSTD_REWRITES: readonly (readonly [RegExp, string])[] = [
   [/^(\tRUN yum install -y )zstd( && yum clean packages)$/, "$1libzstd-devel$2"],
   [/^(\tRUN zypper install --force-resolution -y )zstd$/, "$1libzstd-devel"],
 ];
+/** The opam image's copy of opam-repository, owned by the opam user by name (8.4.0's dump) or by number (since #352). */
+const OPAM_REPOSITORY_COPY = { by: (owner: string) => `\tCOPY --link --chown=${owner} [ ".", "/home/opam/opam-repository" ]` } as const;
 const DEPRECATED = { from: "alpine-3.23", to: "alpine-3.24" } as const;
 
 /** Explains one differing line pair (or an added line), or says it cannot. */
@@ -105,6 +111,9 @@ function explainLines(
       if (pattern.test(r) && a === r.replace(pattern, replacement)) {
         return { change: "zstd package changed", ref: 1, act: 1, detail: a.trim() };
       }
+    }
+    if (r === OPAM_REPOSITORY_COPY.by("opam:opam") && a === OPAM_REPOSITORY_COPY.by("1000:1000")) {
+      return { change: "opam-repository copied to uid:gid 1000:1000", ref: 1, act: 1, detail: a.trim() };
     }
     if (/--mount=type=bind/.test(r) && a === r.replace(/--mount=type=bind(,target=[^,\s]+(,size=\d+)?)(?=[\s])/g, "--mount=type=tmpfs$1")) {
       return { change: "tmpfs mount printed as tmpfs", ref: 1, act: 1, detail: a.trim() };

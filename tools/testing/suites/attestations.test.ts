@@ -1,39 +1,21 @@
 /**
- * Images that describe themselves, for real, in two parts.
+ * Images that describe themselves, for real, through nx end to end.
  *
- * BuildKit's attestations, through our build and list code: buildx's docker driver
- * makes them only on an engine with the containerd image store (the fleet's), where
- * Docker 26 fails our opam Dockerfile's `COPY --link --chown=opam:opam` ("invalid
- * user index: -1"); so a tiny two-arch build is made there by buildAndPush with
- * labels, provenance and an SBOM from a scanner image made here (FROM the test
- * base, BuildKit's scanner protocol), and joined by putManifestList. The list is an
- * OCI index of both images and their attestation manifests; `docker buildx imagetools
- * inspect` shows SBOM and provenance for every arch; skopeo reads the same list;
- * no secret reaches an attestation.
- *
- * Labels and annotations, through nx end to end: a two-arch matrix built on the
- * default engine (whose docker driver makes no attestations: said once, built
- * without) and published; each image's config carries the labels, each list the
- * annotations; publishing again changes nothing; a dry run's build command shows
- * the labels, SBOM and provenance flags.
+ * A two-arch matrix is built and published on the fleet's engine with the
+ * containerd image store, whose buildx docker driver makes BuildKit's attestations
+ * (the classic store's cannot): provenance, and an SBOM from a scanner image made
+ * here (FROM the test base, BuildKit's scanner protocol). Every public tag is an
+ * OCI index of each arch's image and its attestation manifest, as skopeo reads it;
+ * `docker buildx imagetools inspect` shows SBOM and provenance for every arch; no
+ * secret reaches an attestation. Each image's config carries the labels, each list
+ * the annotations; publishing again changes nothing. A build on the default engine
+ * (no attestations there) says so once and builds without; a dry run's build
+ * command shows the labels, SBOM and provenance flags.
  */
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import {
-  ATTESTATION_MANIFEST,
-  buildAndPush,
-  imageLabels,
-  listAnnotations,
-  parseReference,
-  pinned,
-  realRunner,
-  REFERENCE_DIGEST,
-  REFERENCE_TYPE,
-  type ListEntry,
-} from "../../../libs/docker/src";
+import { ATTESTATION_MANIFEST, REFERENCE_DIGEST, REFERENCE_TYPE } from "../../../libs/docker/src";
 import { createDockerWorkspace, dockerFixture, makeTestBase, makeTestScanner, requireDockerEnvironment, testAlpine, withLogin, type DockerEnvironment } from "../docker";
 import { requireFleet, type Fleet } from "../fleet";
 import { expectedTags } from "../published";
@@ -52,8 +34,8 @@ const URL_ = "https://example.org/obi-test";
 
 /** The tags the workspace publishes (the archive left out: it has nothing to build). */
 const tags = (): string[] => [...expectedTags(ws).keys()].filter((t) => !t.startsWith("archive")).map((t) => `${prefix}/opam:${t}`);
-/** The nx runs build on the default engine. */
-const runEnv = (): Record<string, string> => ({});
+/** The nx runs build on the fleet's containerd-store engine, whose docker driver makes attestations. */
+const runEnv = (): Record<string, string> => ({ DOCKER_HOST: fleet.ociSocket });
 
 interface Descriptor {
   mediaType: string;
@@ -81,42 +63,7 @@ beforeAll(async () => {
   });
   const run = await ws.nx(["run-many", "-t", "publish", "--exclude=archive", "--outputStyle=static"], runEnv());
   published = { all: run.all, exitCode: run.exitCode };
-  await buildWithAttestations();
 }, 900_000);
-
-/** The list our writer made of the attested builds. */
-let attestedList: string;
-const DESCRIPTION = { title: "attested", description: "a tiny attested image", version: "5.4.1", source: "https://github.com/ocurrent/docker-base-images", licenses: "MIT", vendor: VENDOR, url: URL_ };
-
-/** A tiny build per arch on the containerd-store engine, by buildAndPush with attestations, joined by putManifestList. */
-async function buildWithAttestations(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "obi-attested-"));
-  const base = `${prefix}/base/alpine:3.23`;
-  writeFileSync(join(dir, "Dockerfile"), `FROM ${base}\nRUN echo attested > /attested\n`);
-  const entries: ListEntry[] = [];
-  try {
-    await withLogin(env, async (dockerEnv) => {
-      for (const arch of ["amd64", "arm64"]) {
-        const tag = `${prefix}/attested-staging:${arch}`;
-        const digest = await buildAndPush(realRunner(), {
-          platform: `linux/${arch}`,
-          contextDir: dir,
-          dockerfile: join(dir, "Dockerfile"),
-          tags: [tag],
-          labels: imageLabels(DESCRIPTION, { name: base }),
-          attestations: { provenance: "max", sbom: { generator: scanner } },
-          env: { ...dockerEnv, DOCKER_HOST: fleet.ociSocket },
-        });
-        if (!digest) throw new Error(`no digest for ${arch}`);
-        entries.push({ source: pinned(parseReference(tag), digest), platform: `linux/${arch}` });
-      }
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  attestedList = `${prefix}/attested:1`;
-  await env.client.putManifestList(attestedList, entries, listAnnotations(DESCRIPTION, { created: "2026-12-04T00:00:00Z", revision: "0".repeat(40) }));
-}
 
 afterAll(() => {
   ws?.dispose();
@@ -136,67 +83,80 @@ const skopeoRaw = (tag: string): Promise<Index> =>
     return JSON.parse(r.stdout) as Index;
   });
 
-describe("attestations, made by BuildKit through buildAndPush and kept by putManifestList", () => {
-  it("each build is an index of its image and one attestation manifest", async () => {
+describe("SBOM and provenance, made by BuildKit and kept in every public list, through nx", () => {
+  it("builds and publishes the two-arch matrix on the containerd-store engine, with attestations", () => {
+    expect(published.exitCode, published.all.slice(-4000)).toBe(0);
+    expect(tags().length).toBeGreaterThanOrEqual(2);
+    expect(published.all).not.toMatch(/cannot make attestations/);
+  });
+
+  it("each staging build is an index of its image and one attestation manifest", async () => {
     for (const arch of ["amd64", "arm64"]) {
-      const built = await env.client.imagePlatform(`${prefix}/attested-staging:${arch}`);
-      expect(built?.top.mediaType).toBe("application/vnd.oci.image.index.v1+json");
-      expect(built?.platform.architecture).toBe(arch);
-      expect(built?.attestations).toHaveLength(1);
-      expect(built?.labels[`${O}.title`]).toBe("attested");
-      expect(built?.labels[`${O}.base.name`]).toBe(`${prefix}/base/alpine:3.23`);
+      const record = JSON.parse(ws.read(`dist/images/alpine-3.23-ocaml-5.4/build-${arch}.json`)) as { digest: string; stagingTag: string };
+      const built = await env.client.imagePlatform(`${record.stagingTag}@${record.digest}`);
+      expect(built?.top.mediaType, arch).toBe("application/vnd.oci.image.index.v1+json");
+      expect(built?.platform.architecture, arch).toBe(arch);
+      expect(built?.attestations, arch).toHaveLength(1);
     }
   });
 
-  it("the list holds both images and their attestation manifests, annotated, as skopeo reads it", async () => {
-    const index = await skopeoRaw(attestedList);
-    expect(index.mediaType).toBe("application/vnd.oci.image.index.v1+json");
-    const images = index.manifests.filter((m) => m.annotations?.[REFERENCE_TYPE] !== ATTESTATION_MANIFEST);
-    const attestations = index.manifests.filter((m) => m.annotations?.[REFERENCE_TYPE] === ATTESTATION_MANIFEST);
-    expect(images.map((m) => m.platform?.architecture).sort()).toEqual(["amd64", "arm64"]);
-    expect(attestations).toHaveLength(2);
-    for (const a of attestations) {
-      expect(a.platform).toEqual({ architecture: "unknown", os: "unknown" });
-      expect(images.map((m) => m.digest)).toContain(a.annotations?.[REFERENCE_DIGEST]);
+  it("every public list holds each arch's image and its attestation manifest, as skopeo reads it", async () => {
+    for (const tag of tags()) {
+      const index = await skopeoRaw(tag);
+      expect(index.mediaType, tag).toBe("application/vnd.oci.image.index.v1+json");
+      const images = index.manifests.filter((m) => m.annotations?.[REFERENCE_TYPE] !== ATTESTATION_MANIFEST);
+      const attestations = index.manifests.filter((m) => m.annotations?.[REFERENCE_TYPE] === ATTESTATION_MANIFEST);
+      expect(images.map((m) => m.platform?.architecture).sort(), tag).toEqual(["amd64", "arm64"]);
+      expect(attestations, tag).toHaveLength(2);
+      for (const a of attestations) {
+        expect(a.platform, tag).toEqual({ architecture: "unknown", os: "unknown" });
+        expect(images.map((m) => m.digest), tag).toContain(a.annotations?.[REFERENCE_DIGEST]);
+      }
+      expect(new Set(attestations.map((a) => a.annotations?.[REFERENCE_DIGEST])).size, tag).toBe(2);
     }
-    expect(new Set(attestations.map((a) => a.annotations?.[REFERENCE_DIGEST])).size).toBe(2);
-    for (const m of images) expect(m.annotations?.[`${O}.base.name`]).toBe(`${prefix}/base/alpine:3.23`);
-    expect(index.annotations).toMatchObject({ [`${O}.title`]: "attested", [`${O}.version`]: "5.4.1", [`${O}.vendor`]: VENDOR, [`${O}.revision`]: "0".repeat(40) });
   });
 
-  it("docker buildx imagetools inspect shows SBOM (our scanner's) and provenance for every arch", async () => {
-    const provenance = await inspect(attestedList, "{{json .Provenance}}");
-    const sbom = await inspect(attestedList, "{{json .SBOM}}");
-    expect(Object.keys(provenance).sort()).toEqual(["linux/amd64", "linux/arm64"]);
-    expect(Object.keys(sbom).sort()).toEqual(["linux/amd64", "linux/arm64"]);
-    for (const platform of ["linux/amd64", "linux/arm64"]) {
-      const slsa = (provenance[platform] as { SLSA?: { buildType?: string } }).SLSA;
-      expect(slsa?.buildType, platform).toMatch(/buildkit|slsa/i);
-      const spdx = (sbom[platform] as { SPDX?: { name?: string; packages?: { name: string }[] } }).SPDX;
-      // Our scanner's document: it read the image's root filesystem.
-      expect(spdx?.name, platform).toMatch(/^obi-test-scanner /);
-      expect(spdx?.packages?.map((p) => p.name), platform).toEqual(expect.arrayContaining(["attested", "bin", "etc"]));
+  it("docker buildx imagetools inspect shows SBOM (our scanner's) and provenance for every arch of every public tag", async () => {
+    for (const tag of tags()) {
+      const provenance = await inspect(tag, "{{json .Provenance}}");
+      const sbom = await inspect(tag, "{{json .SBOM}}");
+      expect(Object.keys(provenance).sort(), tag).toEqual(["linux/amd64", "linux/arm64"]);
+      expect(Object.keys(sbom).sort(), tag).toEqual(["linux/amd64", "linux/arm64"]);
+      for (const platform of ["linux/amd64", "linux/arm64"]) {
+        const slsa = (provenance[platform] as { SLSA?: { buildType?: string } }).SLSA;
+        expect(slsa?.buildType, `${tag} ${platform}`).toMatch(/buildkit|slsa/i);
+        const spdx = (sbom[platform] as { SPDX?: { name?: string; packages?: { name: string }[] } }).SPDX;
+        // Our scanner's document: it read the image's root filesystem.
+        expect(spdx?.name, `${tag} ${platform}`).toMatch(/^obi-test-scanner /);
+        expect(spdx?.packages?.map((p) => p.name), `${tag} ${platform}`).toEqual(expect.arrayContaining(["bin", "etc"]));
+      }
     }
   });
 
   it("puts no secret in an attestation: neither the registry password nor its login", async () => {
     const password = env.credentials.password;
     const basic = Buffer.from(`${env.username}:${password}`).toString("base64");
-    const text = JSON.stringify(await inspect(attestedList, "{{json .Provenance}}")) + JSON.stringify(await inspect(attestedList, "{{json .SBOM}}"));
-    expect(text.length).toBeGreaterThan(100);
-    expect(text.includes(password)).toBe(false);
-    expect(text.includes(basic)).toBe(false);
-    expect(text).not.toMatch(/PRIVATE KEY/);
+    for (const tag of tags()) {
+      const text = JSON.stringify(await inspect(tag, "{{json .Provenance}}")) + JSON.stringify(await inspect(tag, "{{json .SBOM}}"));
+      expect(text.length, tag).toBeGreaterThan(100);
+      expect(text.includes(password), tag).toBe(false);
+      expect(text.includes(basic), tag).toBe(false);
+      expect(text, tag).not.toMatch(/PRIVATE KEY/);
+    }
+  });
+
+  it("a builder that cannot make attestations (the default engine's docker driver) says so once and builds without", async () => {
+    // A later rebuild period: new build ids, so the build runs on this engine rather than being reused.
+    const run = await ws.nx(["run", "alpine-3.23-opam:build-amd64", "--skip-nx-cache", "--outputStyle=static"], { OBI_NOW: "2031-01-01T00:00:00Z" });
+    expect(run.exitCode, run.all.slice(-3000)).toBe(0);
+    expect(run.all.match(/cannot make attestations .*; building without SBOM and provenance/g)?.length).toBe(1);
+    const record = JSON.parse(ws.read("dist/images/alpine-3.23-opam/build-amd64.json")) as { digest: string; stagingTag: string };
+    const built = await env.client.imagePlatform(`${record.stagingTag}@${record.digest}`);
+    expect(built?.attestations).toHaveLength(0);
   });
 });
 
 describe("labels and annotations, through nx", () => {
-  it("builds and publishes the two-arch matrix; the default builder's docker driver makes no attestations, said once", () => {
-    expect(published.exitCode, published.all.slice(-4000)).toBe(0);
-    expect(tags().length).toBeGreaterThanOrEqual(2);
-    expect(published.all.match(/cannot make attestations .*; building without SBOM and provenance/g)?.length).toBe(1);
-  });
-
   it("annotates each public list: what it is, where from, when and from which commit", async () => {
     const head = ws.git("rev-parse", "HEAD");
     for (const tag of tags()) {
@@ -250,7 +210,8 @@ describe("labels and annotations, through nx", () => {
 
 describe("a dry run with attestations", () => {
   it("shows the labels, SBOM and provenance flags of each build command", async () => {
-    const run = await ws.nx(["run", "alpine-3.23-ocaml-5.4:build-amd64", "--dryRun", "--skip-nx-cache", "--outputStyle=static"]);
+    // --verbose: a dry run prints each command whole (else shortened to its first words).
+    const run = await ws.nx(["run", "alpine-3.23-ocaml-5.4:build-amd64", "--dryRun", "--verbose", "--skip-nx-cache", "--outputStyle=static"]);
     expect(run.exitCode, run.all.slice(-3000)).toBe(0);
     const line = run.all.split("\n").find((l) => l.includes("alpine-3.23-ocaml-5.4 (amd64): would run: docker buildx build")) ?? "";
     expect(line).toContain(`--provenance=mode=max`);
