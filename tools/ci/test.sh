@@ -15,5 +15,7 @@ bash tools/ci/setup-fleet.sh
 bash tools/ci/setup-browser.sh
 # Debian's Prometheus and promtool for the monitoring tests (metrics lint, alert rule tests, a real scrape).
 bash tools/ci/setup-prometheus.sh
+# Nx 24.0.0's batch worker fix (npm install's postinstall does it too; idempotent): README, "Typed options and Nx's batch worker".
+node tools/nx-plugin/patch-nx.js
 npm run typecheck
 npx vitest run

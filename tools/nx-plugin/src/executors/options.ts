@@ -134,31 +134,10 @@ export function parseOptions<N extends ExecutorName>(executor: N, raw: unknown):
   // Nx passes words after the target as `_`; no executor takes any.
   const { _: positional = [], ...options } = (raw ?? {}) as { _?: unknown[] };
   const problems = positional.map((word) => `unexpected argument ${JSON.stringify(word)}; options are given as --name=value`);
-  const result = EXECUTOR_OPTIONS[executor].safeParse(fromCommandLine(executor, options), { reportInput: true });
+  const result = EXECUTOR_OPTIONS[executor].safeParse(options, { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.flatMap(describeIssue));
   if (problems.length > 0) throw new OptionsError(problems.map((line) => `${executor}: ${line}`).join("\n"));
   return result.data as z.infer<(typeof EXECUTOR_OPTIONS)[N]>;
-}
-
-/** The boolean options of each executor, by name. */
-const booleanOptions = new Map<ExecutorName, ReadonlySet<string>>();
-
-/**
- * `--flag=true` reaches an executor as the string "true": the schemas Nx reads leave
- * booleans' and numbers' types to zod (see forNx), so those two strings become booleans
- * here, for boolean options only, and anything else is zod's to refuse in one line.
- */
-function fromCommandLine(executor: ExecutorName, options: Record<string, unknown>): Record<string, unknown> {
-  let names = booleanOptions.get(executor);
-  if (!names) {
-    const properties = (z.toJSONSchema(EXECUTOR_OPTIONS[executor], { io: "input" }) as { properties?: Record<string, { type?: string }> }).properties ?? {};
-    names = new Set(Object.entries(properties).filter(([, p]) => p.type === "boolean").map(([name]) => name));
-    booleanOptions.set(executor, names);
-  }
-  const known = names;
-  return Object.fromEntries(
-    Object.entries(options).map(([name, value]) => [name, known.has(name) && (value === "true" || value === "false") ? value === "true" : value]),
-  );
 }
 
 /** Options a task was given that its executor refuses: said as they are, before the task does anything. */
@@ -171,44 +150,48 @@ export const failureLine = (label: string, what: string, e: unknown): string =>
   e instanceof OptionsError ? e.message.split("\n").map((line) => `${label}: ${line}`).join("\n") : `${label}: ${what} failed: ${(e as Error).message}`;
 
 /**
- * Keywords Nx itself enforces before an executor runs. Nx's batch worker dies on a
- * violation with an unhandled rejection and no message (Nx 24.0.0), so the schemas Nx
- * reads leave them out and the executor's zod check reports the problem in one line.
+ * Keywords Nx would enforce before an executor runs, left to the executor's zod check, whose
+ * line names the task and the option (`build: unknown option "foo"`). Types and enum choices
+ * stay: `--help` shows them, and Nx refuses a value of the wrong type in one line of its own,
+ * in a batch too once tools/nx-plugin/patch-nx.js has fixed its batch worker (README: "Typed
+ * options and Nx's batch worker"); Nx also turns `--dryRun=true` into a boolean through them.
  */
 const ENFORCED_BY_NX = ["additionalProperties", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern"];
 
 type JsonSchema = { [key: string]: unknown };
 
-/** Types Nx would check itself, with the same unhandled rejection: a wrong value (`--dryRun=maybe`) is zod's to word. */
-const TYPES_LEFT_TO_ZOD = ["boolean", "number", "integer"];
-
-/** A zod JSON Schema as Nx should read it: the checks Nx enforces left to zod; enum choices and left-out types kept in the description. */
+/** A zod JSON Schema as Nx should read it: the checks above left to zod. */
 function forNx(schema: JsonSchema): JsonSchema {
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (ENFORCED_BY_NX.includes(key) || key === "enum") continue;
-    if (key === "type" && typeof value === "string" && TYPES_LEFT_TO_ZOD.includes(value)) {
-      const kind = `A ${value === "boolean" ? "boolean" : "number"}.`;
-      out.description = typeof schema.description === "string" ? `${schema.description} ${kind}` : kind;
-      continue;
-    }
+    if (ENFORCED_BY_NX.includes(key)) continue;
     if (key === "properties") {
       out[key] = Object.fromEntries(Object.entries(value as Record<string, JsonSchema>).map(([name, prop]) => [name, forNx(prop)]));
     } else if (key === "items") {
       out[key] = forNx(value as JsonSchema);
-    } else if (key === "description" && typeof out.description === "string") {
-      // Already written, with the type that was left out.
     } else if (key === "anyOf" || key === "oneOf" || key === "allOf") {
       out[key] = (value as JsonSchema[]).map(forNx);
     } else {
       out[key] = value;
     }
   }
-  if (Array.isArray(schema.enum)) {
-    const choices = `One of: ${schema.enum.join(", ")}.`;
-    out.description = typeof out.description === "string" ? `${out.description} ${choices}` : choices;
-  }
+  // A union says its members' types too (a builder: [string,object]), which is all `--help` shows of it.
+  const types = out.type === undefined ? unionTypes(out) : undefined;
+  if (types) out.type = types.length === 1 ? types[0] : types;
   return out;
+}
+
+/** The types a union's members can have, or undefined when one of them does not say. */
+function unionTypes(schema: JsonSchema): string[] | undefined {
+  const members = (schema.anyOf ?? schema.oneOf) as JsonSchema[] | undefined;
+  if (!members) return undefined;
+  const types = new Set<string>();
+  for (const member of members) {
+    const own = member.type ?? unionTypes(member);
+    if (own === undefined) return undefined;
+    for (const type of [own].flat() as string[]) types.add(type);
+  }
+  return [...types];
 }
 
 /** The JSON Schema files of the executors (paths as in executors.json), generated from the schemas above. */
