@@ -39,6 +39,30 @@ function patch(root) {
   return `${file}: patched (the batch worker's options check is inside its try)`;
 }
 
-if (require.main === module) process.stdout.write(`patch-nx: ${patch(process.argv[2] ?? join(__dirname, "../.."))}\n`);
+const USAGE = `Fixes Nx 24.0.0's batch worker in node_modules (npm install runs it; idempotent).
+
+usage: npm run postinstall [-- <workspace root>]
+
+options:
+  --help  print this help
+`;
+
+/** The command line: `--help`, an optional workspace root, and nothing else (one-line refusal, exit 2). */
+function main(argv) {
+  if (argv.includes("--help")) return { out: USAGE, code: 0 };
+  const flag = argv.find((arg) => arg.startsWith("-"));
+  if (flag !== undefined) return { err: `patch-nx: unknown option ${JSON.stringify(flag)} (see --help)\n`, code: 2 };
+  if (argv.length > 1) return { err: `patch-nx: unexpected argument ${JSON.stringify(argv[1])} (see --help)\n`, code: 2 };
+  return { out: `patch-nx: ${patch(argv[0] ?? join(__dirname, "../.."))}\n`, code: 0 };
+}
+
+if (require.main === module) {
+  const { out, err, code } = main(process.argv.slice(2));
+  // A reader that goes away (`| head`) is not an error of ours.
+  process.stdout.on("error", () => process.exit(code));
+  if (out) process.stdout.write(out);
+  if (err) process.stderr.write(err);
+  process.exitCode = code;
+}
 
 module.exports = { patch, MARK };
