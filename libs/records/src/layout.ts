@@ -47,11 +47,22 @@ function recordOutputs(real: string, dry: string): string[] {
   return [inWorkspace(real), `!${inWorkspace(withToken(real))}`, inWorkspace(withToken(dry))];
 }
 
+/**
+ * A record's outputs for a graph made in `graphMode`. A dry graph's tasks are dry
+ * whatever their overrides (`--dryRun=false` is refused), so they declare the
+ * dry-run path alone, as a plain path: Nx expands an output with a token or a
+ * negation by walking the workspace, once per task, even with nothing to do.
+ */
+const recordOutputsFor = (graphMode: RecordMode, real: string, dry: string): string[] =>
+  graphMode === "dry" ? [inWorkspace(dry)] : recordOutputs(real, dry);
+
 /** The outputs and dependency inputs of each target, as Nx reads them. */
 export const NX_PATHS = {
   renderOutputs: (image: string) => [inWorkspace(DIST_LAYOUT.renderDir(image))],
-  buildOutputs: (image: string, arch: string) => recordOutputs(DIST_LAYOUT.buildRecord("real", image, arch), DIST_LAYOUT.buildRecord("dry", image, arch)),
-  publishOutputs: (image: string) => recordOutputs(DIST_LAYOUT.publishRecord("real", image), DIST_LAYOUT.publishRecord("dry", image)),
+  buildOutputs: (graphMode: RecordMode, image: string, arch: string) =>
+    recordOutputsFor(graphMode, DIST_LAYOUT.buildRecord("real", image, arch), DIST_LAYOUT.buildRecord("dry", image, arch)),
+  publishOutputs: (graphMode: RecordMode, image: string) =>
+    recordOutputsFor(graphMode, DIST_LAYOUT.publishRecord("real", image), DIST_LAYOUT.publishRecord("dry", image)),
   /** A dependency's files a task reads (its hash holds them): `dependentTasksOutputFiles` globs. */
   dockerfileOf: (arch: string) => `**/render/${arch}.Dockerfile`,
   context: "**/render/context.json",

@@ -62,10 +62,15 @@ describe("the records of dist/", () => {
   });
 
   it("declares a record output for the real path and, only when the options say dryRun, the dry-run path instead", () => {
-    expect(NX_PATHS.buildOutputs("x", "amd64")).toEqual([
+    expect(NX_PATHS.buildOutputs("real", "x", "amd64")).toEqual([
       "{workspaceRoot}/dist/images/x/build-amd64.json",
       "!{workspaceRoot}/dist/images/x/{options.dryRun}/../build-amd64.json",
       "{workspaceRoot}/dist/dry-run/x/{options.dryRun}/../build-amd64.json",
     ]);
+  });
+
+  it("declares only the dry-run path, plainly, when the graph itself is dry", () => {
+    expect(NX_PATHS.buildOutputs("dry", "x", "amd64")).toEqual(["{workspaceRoot}/dist/dry-run/x/build-amd64.json"]);
+    expect(NX_PATHS.publishOutputs("dry", "x")).toEqual(["{workspaceRoot}/dist/dry-run/x/publish.json"]);
   });
 });

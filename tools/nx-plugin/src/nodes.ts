@@ -9,7 +9,7 @@ import type { Build, Image, ImageKind, Plan } from "../../../libs/plan/src";
 import { imageAbout } from "../../../libs/plan/src/about";
 import { builderKeyOf, normalizeBuilder } from "./builders";
 import { codeInputsOf, type CachedExecutor, type CodeInputs } from "./code-inputs";
-import { NX_PATHS } from "../../../libs/records/src/layout";
+import { NX_PATHS, type RecordMode } from "../../../libs/records/src/layout";
 import { builderEnv, ENV, rebuildPeriodCommand, type PluginOptions } from "./config";
 
 /** Where the plugin's executors live, relative to the workspace root. */
@@ -20,6 +20,8 @@ export const CODE_INPUT = { render: "render-code", build: "build-code", publish:
 
 /** A dry run's records go elsewhere (libs/records/src/layout.ts); a task's options say `dryRun` only when it is one. */
 const dryRunOption = (options: PluginOptions) => (options.dryRun ? { dryRun: true } : {});
+/** Whether the graph's tasks run dry by default (OBI_DRY_RUN or the plugin's option, read when Nx makes the graph). */
+const graphModeOf = (options: PluginOptions): RecordMode => (options.dryRun ? "dry" : "real");
 
 type Input = NonNullable<TargetConfiguration["inputs"]>[number];
 
@@ -155,7 +157,7 @@ function buildTarget(image: Image, build: Build, index: PlanIndex, options: Plug
       // The scheduled rebuild: a new period is a new hash for every build.
       { runtime: rebuildPeriodCommand(options.rebuildPeriodDays) },
     ],
-    outputs: NX_PATHS.buildOutputs(image.name, arch),
+    outputs: NX_PATHS.buildOutputs(graphModeOf(options), image.name, arch),
     cache: true,
     metadata: targetMetadata(image.name, `build-${arch}`),
   };
@@ -192,7 +194,7 @@ function publishTarget(image: Image, options: PluginOptions): TargetConfiguratio
       { env: ENV.publicRepo },
       { env: ENV.dryRun },
     ],
-    outputs: NX_PATHS.publishOutputs(image.name),
+    outputs: NX_PATHS.publishOutputs(graphModeOf(options), image.name),
     cache: true,
     metadata: targetMetadata(image.name, "publish"),
   };
