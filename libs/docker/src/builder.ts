@@ -5,7 +5,8 @@
  *
  * Key and certificate files are checked when a build connects and named in a
  * private temporary client configuration (a folder of mode 0700, removed when
- * the connection is closed): an ssh_config and an `ssh` that reads only it, or
+ * the connection is closed; on tmpfs unless it is mounted noexec, as /dev/shm is in
+ * a container, since docker must be able to run the `ssh` in it): an ssh_config and an `ssh` that reads only it, or
  * a DOCKER_CERT_PATH whose ca.pem, cert.pem and key.pem link to the files. The
  * secrets are never copied (a killed run leaves no copy of a key behind), never
  * in arguments or log lines, and the user's ~/.ssh and ~/.docker are not used.
@@ -106,7 +107,9 @@ export function connectBuilder(spec: BuilderSpec, env: NodeJS.ProcessEnv = proce
       readable(spec.keyFile, "SSH private key file");
       readable(spec.knownHostsFile, "known-hosts file");
       const realSsh = onPath("ssh", env);
-      const dir = secretDir("ssh");
+      // docker runs the `ssh` first on PATH that it may run: our folder must allow programs
+      // (in a container, /dev/shm is noexec and docker would run the plain ssh instead).
+      const dir = secretDir("ssh", { programs: true });
       try {
         // Only this key, only these host keys, no agent, no prompt: a wrong key or an
         // unknown host fails at once instead of asking or trying the user's keys.
