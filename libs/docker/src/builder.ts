@@ -11,10 +11,11 @@
  * secrets are never copied (a killed run leaves no copy of a key behind), never
  * in arguments or log lines, and the user's ~/.ssh and ~/.docker are not used.
  */
-import { accessSync, constants, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, symlinkSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { secretDir } from "./credentials";
-import { commandLine, type Runner } from "./runner";
+import { childEnvironment, commandLine, type Runner } from "./runner";
 
 /** What a build runs on. */
 export type BuilderSpec =
@@ -125,6 +126,13 @@ export function connectBuilder(spec: BuilderSpec, env: NodeJS.ProcessEnv = proce
           "  ConnectTimeout 10",
           "  ServerAliveInterval 15",
           "  ServerAliveCountMax 4",
+          // One ssh connection for every docker command of this connection (buildx opens
+          // several per build): the first becomes the master, the others ride on it.
+          // Its socket is in this folder; close() ends it, and ControlPersist bounds a
+          // master whose run was killed before it could.
+          "  ControlMaster auto",
+          `  ControlPath ${sshPath(join(dir.path, "control"))}`,
+          "  ControlPersist 60",
           "",
         ].join("\n");
         writeFileSync(join(dir.path, "ssh_config"), config, { mode: 0o600 });
@@ -134,10 +142,17 @@ export function connectBuilder(spec: BuilderSpec, env: NodeJS.ProcessEnv = proce
         dir.dispose();
         throw e;
       }
+      const config = join(dir.path, "ssh_config");
       return {
         env: { DOCKER_HOST: spec.host, PATH: `${dir.path}${delimiter}${env.PATH ?? ""}` },
         buildxArgs: [],
-        close: dir.dispose,
+        close: () => {
+          // Ends the shared connection, if one was made (no master: ssh says so and exits).
+          if (existsSync(join(dir.path, "control"))) {
+            spawnSync(realSsh, ["-F", config, "-O", "exit", "builder"], { stdio: "ignore", timeout: 10_000, env: childEnvironment(env) });
+          }
+          dir.dispose();
+        },
       };
     }
     case "tls": {

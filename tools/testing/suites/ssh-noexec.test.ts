@@ -4,7 +4,8 @@
  * connection's private folder, which must then be somewhere a program can run.
  * The connection runs in a private mount namespace (unshare) whose /dev/shm is a
  * fresh noexec tmpfs, against the fleet's SSH engine (tools/ci/setup-fleet.sh),
- * and once on the machine as it is, where /dev/shm stays the place.
+ * and once on the machine as it is, where /dev/shm stays the place. Its docker
+ * commands share one ssh connection (a ControlMaster), closed with the connection.
  */
 import { join } from "node:path";
 import { execa } from "execa";
@@ -54,6 +55,17 @@ describe("an SSH builder's connection", () => {
     ]);
     expect(report.dir.startsWith("/dev/shm/")).toBe(false);
     expect(report.mode).toBe("700");
+    expect(report.dirLeft).toBe(false);
+  });
+
+  it("shares one ssh connection between its docker commands, with its socket in the private folder, and closes it", async () => {
+    const report = await drive(true, 3);
+    expect(report.commands.map((c) => c.exitCode), JSON.stringify(report)).toEqual([0, 0, 0]);
+    // ssh's own word: one master, reached through the socket the connection's config names.
+    expect(report.masterSaid).toMatch(/^Master running \(pid=\d+\)$/);
+    expect(report.master).toBeGreaterThan(0);
+    expect(report.files).toContain("control");
+    expect(report.masterLeft).toBe(false);
     expect(report.dirLeft).toBe(false);
   });
 
