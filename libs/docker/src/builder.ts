@@ -5,15 +5,17 @@
  *
  * Key and certificate files are checked when a build connects and named in a
  * private temporary client configuration (a folder of mode 0700, removed when
- * the connection is closed): an ssh_config and an `ssh` that reads only it, or
+ * the connection is closed; on tmpfs unless it is mounted noexec, as /dev/shm is in
+ * a container, since docker must be able to run the `ssh` in it): an ssh_config and an `ssh` that reads only it, or
  * a DOCKER_CERT_PATH whose ca.pem, cert.pem and key.pem link to the files. The
  * secrets are never copied (a killed run leaves no copy of a key behind), never
  * in arguments or log lines, and the user's ~/.ssh and ~/.docker are not used.
  */
-import { accessSync, constants, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, symlinkSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { secretDir } from "./credentials";
-import { commandLine, type Runner } from "./runner";
+import { childEnvironment, commandLine, describeEnd, type Runner, type RunResult } from "./runner";
 
 /** What a build runs on. */
 export type BuilderSpec =
@@ -106,7 +108,9 @@ export function connectBuilder(spec: BuilderSpec, env: NodeJS.ProcessEnv = proce
       readable(spec.keyFile, "SSH private key file");
       readable(spec.knownHostsFile, "known-hosts file");
       const realSsh = onPath("ssh", env);
-      const dir = secretDir("ssh");
+      // docker runs the `ssh` first on PATH that it may run: our folder must allow programs
+      // (in a container, /dev/shm is noexec and docker would run the plain ssh instead).
+      const dir = secretDir("ssh", { programs: true });
       try {
         // Only this key, only these host keys, no agent, no prompt: a wrong key or an
         // unknown host fails at once instead of asking or trying the user's keys.
@@ -122,6 +126,13 @@ export function connectBuilder(spec: BuilderSpec, env: NodeJS.ProcessEnv = proce
           "  ConnectTimeout 10",
           "  ServerAliveInterval 15",
           "  ServerAliveCountMax 4",
+          // One ssh connection for every docker command of this connection (buildx opens
+          // several per build): the first becomes the master, the others ride on it.
+          // Its socket is in this folder; close() ends it, and ControlPersist bounds a
+          // master whose run was killed before it could.
+          "  ControlMaster auto",
+          `  ControlPath ${sshPath(join(dir.path, "control"))}`,
+          "  ControlPersist 60",
           "",
         ].join("\n");
         writeFileSync(join(dir.path, "ssh_config"), config, { mode: 0o600 });
@@ -131,10 +142,17 @@ export function connectBuilder(spec: BuilderSpec, env: NodeJS.ProcessEnv = proce
         dir.dispose();
         throw e;
       }
+      const config = join(dir.path, "ssh_config");
       return {
         env: { DOCKER_HOST: spec.host, PATH: `${dir.path}${delimiter}${env.PATH ?? ""}` },
         buildxArgs: [],
-        close: dir.dispose,
+        close: () => {
+          // Ends the shared connection, if one was made (no master: ssh says so and exits).
+          if (existsSync(join(dir.path, "control"))) {
+            spawnSync(realSsh, ["-F", config, "-O", "exit", "builder"], { stdio: "ignore", timeout: 10_000, env: childEnvironment(env) });
+          }
+          dir.dispose();
+        },
       };
     }
     case "tls": {
@@ -179,30 +197,69 @@ export function causeOf(output: string): string {
   return line.replace(/^(ERROR: |error: )/, "");
 }
 
+/** How `docker buildx inspect --bootstrap` is asked of an engine that answered `docker version`. */
+export interface InspectRetry {
+  /** Tries in all (under load, a remote engine's answer can miss buildx's own time limit once). */
+  readonly tries: number;
+  /** Pauses between tries. */
+  readonly pausesMs: readonly number[];
+  /** One try's bound: it should answer in seconds. */
+  readonly tryMs: number;
+}
+
+export const DEFAULT_INSPECT_RETRY: InspectRetry = { tries: 3, pausesMs: [1_000, 2_000], tryMs: 60_000 };
+
+/** Why a `docker buildx inspect` answer is no answer, or undefined when it lists platforms. */
+function inspectProblem(r: RunResult): string | undefined {
+  if (r.ended && r.ended.kind !== "signal") return `docker buildx inspect ${describeEnd(r.ended)}`;
+  if (r.exitCode !== 0) return causeOf(r.stderr || r.stdout);
+  // An engine it cannot reach is not a failure to buildx inspect: it says so on an `Error:` line.
+  const error = /^Error:\s*(.+)$/m.exec(r.stdout)?.[1];
+  if (error) return causeOf(error);
+  if (platformsOf(r.stdout).length === 0) return "it lists no platforms (is its BuildKit running?)";
+  return undefined;
+}
+
+const platformsOf = (inspected: string): string[] =>
+  [...inspected.matchAll(/^Platforms:\s*(.*)$/gm)].flatMap((m) => (m[1] ?? "").split(",").map((p) => p.trim().replace(/\*$/, "")).filter(Boolean));
+
 /**
  * Asks a builder what it builds: a buildx builder (BuildKit) lists its platforms;
  * a Windows engine (no BuildKit) answers `docker version` with its OS and arch.
  * Throws a BuilderError with the cause in one line when it cannot be reached.
+ * An engine that answered `docker version` is asked `docker buildx inspect --bootstrap`
+ * up to `retry.tries` times (each retry said through `onRetry`); a named buildx builder, once.
  */
-export async function inspectBuilder(runner: Runner, spec: BuilderSpec, connection: BuilderConnection, kind: "buildkit" | "classic", baseEnv: Readonly<Record<string, string>> = {}): Promise<BuilderFacts> {
+export async function inspectBuilder(
+  runner: Runner,
+  spec: BuilderSpec,
+  connection: BuilderConnection,
+  kind: "buildkit" | "classic",
+  baseEnv: Readonly<Record<string, string>> = {},
+  onRetry: (line: string) => void = () => {},
+  retry: InspectRetry = DEFAULT_INSPECT_RETRY,
+): Promise<BuilderFacts> {
   const env = { ...baseEnv, ...connection.env };
   // `docker version` says best why an engine cannot be reached (ssh's own words, a refused port).
-  if (spec.kind !== "buildx") {
-    const version = await runner.run("docker", ["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"], { env });
-    if (version.exitCode !== 0) throw new BuilderError(causeOf(version.stderr || version.stdout));
+  const answered = spec.kind !== "buildx";
+  if (answered) {
+    const version = await runner.run("docker", ["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"], { env, bounds: { idleMs: retry.tryMs, totalMs: retry.tryMs } });
+    if (version.exitCode !== 0 || version.ended) throw new BuilderError(version.ended && version.ended.kind !== "signal" ? `docker version ${describeEnd(version.ended)}` : causeOf(version.stderr || version.stdout));
     // No BuildKit on Windows engines: the engine's own platform is the one it builds.
     if (kind === "classic") return { platforms: [version.stdout.trim()] };
   } else if (kind === "classic") {
     throw new BuilderError("a buildx builder cannot build Windows images (Windows containers have no BuildKit); name the Windows engine's docker context or endpoint");
   }
-  const r = await runner.run("docker", ["buildx", "inspect", ...connection.buildxArgs], { env });
-  if (r.exitCode !== 0) throw new BuilderError(causeOf(r.stderr || r.stdout));
-  // An engine it cannot reach is not a failure to buildx inspect: it says so on an `Error:` line.
-  const error = /^Error:\s*(.+)$/m.exec(r.stdout)?.[1];
-  if (error) throw new BuilderError(causeOf(error));
-  const platforms = [...r.stdout.matchAll(/^Platforms:\s*(.*)$/gm)].flatMap((m) => (m[1] ?? "").split(",").map((p) => p.trim().replace(/\*$/, "")).filter(Boolean));
-  if (platforms.length === 0) throw new BuilderError("it lists no platforms (is its BuildKit running?)");
-  return { platforms, attestations: await makesAttestations(runner, r.stdout, env) };
+  const tries = answered ? Math.max(1, retry.tries) : 1;
+  for (let attempt = 1; ; attempt++) {
+    const r = await runner.run("docker", ["buildx", "inspect", "--bootstrap", ...connection.buildxArgs], { env, bounds: { idleMs: retry.tryMs, totalMs: retry.tryMs } });
+    const problem = inspectProblem(r);
+    if (problem === undefined) return { platforms: platformsOf(r.stdout), attestations: await makesAttestations(runner, r.stdout, env) };
+    if (attempt >= tries) throw new BuilderError(problem);
+    const pause = retry.pausesMs[Math.min(attempt - 1, retry.pausesMs.length - 1)] ?? 0;
+    onRetry(`${describeBuilder(spec)} answered docker version, but docker buildx inspect did not (${problem}); trying again in ${pause / 1000} s (try ${attempt + 1} of ${tries})`);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
  * private, temporary docker config for the commands that need it, in a
  * secret folder (secretDir) that no crash leaves behind for long.
  */
-import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ownedDir, type OwnedDir } from "./owned-dirs";
@@ -73,18 +73,41 @@ export function scopedCredentials(auth: RegistryAuth, env = process.env): { read
   };
 }
 
-/** Where secret folders live: a RAM-backed tmpfs when there is one (never written to a disk), else the temporary folder. */
-export function secretsParent(env = process.env): string {
-  const candidates = [env.XDG_RUNTIME_DIR, "/dev/shm"].filter((dir): dir is string => Boolean(dir));
-  const tmpfs = candidates.find((dir) => {
+/**
+ * Where secret folders may live, best first: a RAM-backed tmpfs when there is one (never
+ * written to a disk: XDG_RUNTIME_DIR, /dev/shm), then the temporary folder.
+ */
+export function secretsParents(env = process.env): string[] {
+  const tmpfs = [env.XDG_RUNTIME_DIR, "/dev/shm"].filter((dir): dir is string => {
     try {
-      return statSync(dir).isDirectory();
+      return Boolean(dir) && statSync(dir as string).isDirectory();
     } catch {
       return false;
     }
   });
   const uid = process.getuid?.() ?? "user";
-  return join(tmpfs ?? tmpdir(), `obi-secrets-${uid}`);
+  return [...new Set([...tmpfs, tmpdir()])].map((dir) => join(dir, `obi-secrets-${uid}`));
+}
+
+/** Where secret folders live: the first of secretsParents. */
+export const secretsParent = (env = process.env): string => secretsParents(env)[0] as string;
+
+/**
+ * Whether a program written in `dir` may run there. A filesystem mounted noexec (/dev/shm
+ * in every container docker starts) refuses access(X_OK) as it refuses exec, and so does
+ * Go's exec.LookPath: docker would pass over a program there for the next one on PATH.
+ */
+function runsPrograms(dir: string): boolean {
+  const probe = join(dir, "probe");
+  writeFileSync(probe, "#!/bin/sh\n", { mode: 0o700 });
+  try {
+    accessSync(probe, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { force: true });
+  }
 }
 
 /**
@@ -93,9 +116,18 @@ export function secretsParent(env = process.env): string {
  * tmpfs when the machine has one, named after its owner process, removed by
  * `dispose()` or at exit, and, if the process was killed, by the next call of
  * secretDir in any process once the owner is gone. Write files in it with mode 0600.
+ * With `programs`, it is the first place where a program it holds may run (an `ssh`
+ * for docker to find on PATH): a noexec tmpfs is passed over for the next place.
  */
-export function secretDir(purpose: string): OwnedDir {
-  return ownedDir(secretsParent(), purpose);
+export function secretDir(purpose: string, opts: { readonly programs?: boolean } = {}): OwnedDir {
+  if (!opts.programs) return ownedDir(secretsParent(), purpose);
+  const parents = secretsParents();
+  for (const parent of parents) {
+    const dir = ownedDir(parent, purpose);
+    if (runsPrograms(dir.path)) return dir;
+    dir.dispose();
+  }
+  throw new CredentialsError(`no folder where a program may run for ${purpose} (tried ${parents.join(", ")}: each is mounted noexec)`);
 }
 
 export interface TemporaryDockerConfig {

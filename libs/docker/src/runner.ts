@@ -13,6 +13,8 @@ export interface RunOptions {
   readonly input?: string;
   /** Streams the command's output as it runs (long builds are not silent). */
   readonly onOutput?: (line: string) => void;
+  /** Tighter bounds for this command than the runner's (a question that should answer in seconds). */
+  readonly bounds?: CommandBounds;
 }
 
 export interface RunResult {
@@ -165,6 +167,7 @@ export function realRunner(bounds: CommandBounds = DEFAULT_COMMAND_BOUNDS): Runn
   return {
     dryRun: false,
     async run(command, args, options = {}) {
+      const limits = options.bounds ? { idleMs: Math.min(options.bounds.idleMs, bounds.idleMs), totalMs: Math.min(options.bounds.totalMs, bounds.totalMs) } : bounds;
       const child = execa(command, [...args], {
         cwd: options.cwd,
         // Only what the child needs: extendEnv would hand it all of ours.
@@ -181,11 +184,11 @@ export function realRunner(bounds: CommandBounds = DEFAULT_COMMAND_BOUNDS): Runn
         stopped = end;
         stopTree(child.pid);
       };
-      const overall = setTimeout(() => stop({ kind: "overall", afterMs: bounds.totalMs }), bounds.totalMs);
-      let idle = setTimeout(() => stop({ kind: "idle", afterMs: bounds.idleMs }), bounds.idleMs);
+      const overall = setTimeout(() => stop({ kind: "overall", afterMs: limits.totalMs }), limits.totalMs);
+      let idle = setTimeout(() => stop({ kind: "idle", afterMs: limits.idleMs }), limits.idleMs);
       const progressed = () => {
         clearTimeout(idle);
-        if (!stopped) idle = setTimeout(() => stop({ kind: "idle", afterMs: bounds.idleMs }), bounds.idleMs);
+        if (!stopped) idle = setTimeout(() => stop({ kind: "idle", afterMs: limits.idleMs }), limits.idleMs);
       };
       const flushers: (() => void)[] = [];
       for (const stream of [child.stdout, child.stderr]) {

@@ -66,7 +66,9 @@ afterAll(async () => {
   await execa("bash", [fleet.setupScript], { reject: false });
 }, 120_000);
 
-describe("a fleet of three engines", () => {
+// Real builds under QEMU on three engines: on a busy 2-core machine one step can take several
+// minutes, so each test has twice the suite-wide limit.
+describe("a fleet of three engines", { timeout: 600_000 }, () => {
   it("builds each arch on its own engine, and publishes every arch", async () => {
     const result = await nx(["run-many", "-t", "publish", "--exclude=archive"]);
     const said = result.all.split("\n").filter((l) => / \((amd64|arm64|s390x)\): /.test(l) || / \| ERROR/.test(l) || /\| #\d+ ERROR/.test(l));

@@ -140,11 +140,11 @@ const facts = new Map<string, Promise<BuilderFacts>>();
 /** A builder that did not answer: the run record says so, and /metrics counts it per builder. */
 class UnreachableBuilder extends BuilderError {}
 
-async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<Record<string, string>>, again = false): Promise<BuilderFacts> {
+async function checkBuilder(build: PreparedBuild, runner: Runner, env: Readonly<Record<string, string>>, log: TaskLog, again = false): Promise<BuilderFacts> {
   const key = `${build.engine} ${build.builder.queue}`;
   let known = facts.get(key);
   if (!known || again) {
-    known = inspectBuilder(runner, build.builder.spec, { env, buildxArgs: buildxArgsFor(build.builder.spec), close: () => {} }, build.engine);
+    known = inspectBuilder(runner, build.builder.spec, { env, buildxArgs: buildxArgsFor(build.builder.spec), close: () => {} }, build.engine, {}, (line) => log.say(`${build.label}: ${line}`));
     facts.set(key, known);
   }
   let offered: BuilderFacts;
@@ -284,7 +284,7 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
   const context = ownedDir(join(tmpdir(), "obi-build"), "context");
   const contextDir = context.path;
   try {
-    const offered = await checkBuilder(build, session.runner, env);
+    const offered = await checkBuilder(build, session.runner, env, log);
     // A builder that cannot make attestations is said once and builds without (not a failed first try each time).
     if (offered.attestations === false && build.engine === "buildkit") cannotAttest(build, log, "it cannot make attestations (buildx's docker driver without the containerd image store)");
     if (build.rendered.kind === "opam-repository") {
@@ -307,7 +307,7 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
       }
     } catch (e) {
       // A builder that went away mid-build is named as the cause, and fails the builds queued on it at once.
-      await checkBuilder(build, session.runner, env, true);
+      await checkBuilder(build, session.runner, env, log, true);
       // A command stopped by a bound: say where it ran and which setting bounds it.
       if (e instanceof CommandError && e.result.ended && e.result.ended.kind !== "signal") {
         const setting = e.result.ended.kind === "idle" ? ENV.commandIdleSeconds : ENV.commandTimeoutSeconds;
