@@ -11,7 +11,7 @@ bash tools/ci/setup-docker.sh
 # Two more engines (one behind sshd on loopback, one over TCP with TLS), and one with the
 # containerd image store for Windows-platform images, for the builder fleet tests.
 bash tools/ci/setup-fleet.sh
-# The deployment test's Debian 13 base image (debootstrap; no Docker Hub), git daemon and unshare.
+# The deployment test's Debian 13 base image (debootstrap; no Docker Hub) and unshare (the SSH noexec suite).
 bash tools/ci/setup-service.sh
 # Debian's chromium for the status page tests (playwright-core drives it; nothing is downloaded).
 bash tools/ci/setup-browser.sh

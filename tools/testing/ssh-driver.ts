@@ -32,9 +32,7 @@ async function main(): Promise<void> {
     commands.push({ exitCode: r.exitCode, said: (r.stdout.trim() || r.stderr.trim()).split("\n")[0] ?? "" });
   }
   // ssh's own answer about the shared connection, through the connection's own ssh.
-  const host = new URL(spec.kind === "ssh" ? spec.host : "ssh://none").hostname;
-  const port = new URL(spec.kind === "ssh" ? spec.host : "ssh://none").port;
-  const user = new URL(spec.kind === "ssh" ? spec.host : "ssh://none").username;
+  const { hostname: host, port, username: user } = new URL(spec.kind === "ssh" ? spec.host : "ssh://none");
   const check = await runner.run("ssh", ["-O", "check", ...(port ? ["-p", port] : []), `${user}@${host}`], { env: connection.env });
   const master = Number(/pid=(\d+)/.exec(check.stderr + check.stdout)?.[1] ?? 0);
   const mode = (statSync(dir).mode & 0o777).toString(8);
