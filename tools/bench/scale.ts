@@ -5,8 +5,8 @@
  * as it is; 10x: every distro file copied nine times with new versions, no
  * aliases, not the default) and, beside each, a floor workspace of the same
  * shape: one project per image with render → build-<arch> (after the parent
- * image's same arch) → publish, each an `nx:run-commands` task that writes one
- * small file, cached. Rounds interleave every measure so load from other
+ * image's same arch) → publish, each a cached task of one batched executor that
+ * writes one small file in Nx's own process. Rounds interleave every measure so load from other
  * processes falls on all alike, and it prints medians and the ratios to the
  * floor with the issue's targets:
  *   - `nx show projects`, cold (after `nx reset`);
@@ -64,7 +64,7 @@ function scaleImages(imagesDir: string, size: number): void {
 }
 
 /** Our workspace with the matrix at `size`. */
-function oursAt(size: number): { ws: Workspace; plan: Plan } {
+export function oursAt(size: number): { ws: Workspace; plan: Plan } {
   // A Windows builder by name: a dry run connects to none, but a Windows build needs one named.
   const ws = createWorkspace({ pluginOptions: { builders: { windows: { kind: "context", name: "windows" } } } });
   scaleImages(ws.path(IMAGES_LAYOUT.dir), size);
@@ -73,16 +73,48 @@ function oursAt(size: number): { ws: Workspace; plan: Plan } {
   return { ws, plan };
 }
 
-/** The floor: the same projects and task graph, each task a cached shell command writing one file. */
+/**
+ * The floor's one executor, written into its workspace: it writes a task's file in
+ * Nx's own process, batched like ours (`preferBatch`), so the floor pays for no
+ * shell and no fork per task. `nx:run-commands` was the first floor: it costs
+ * more at 1x (a shell per task) and at 10x it fails, EMFILE after ~11,000 spawns.
+ */
+const FLOOR_EXECUTOR = {
+  "package.json": JSON.stringify({ name: "floor-executor", private: true, executors: "./executors.json" }),
+  "executors.json": JSON.stringify({
+    executors: { write: { implementation: "./write.js", batchImplementation: "./write.js#batch", preferBatch: true, schema: "./schema.json" } },
+  }),
+  "schema.json": JSON.stringify({ type: "object", properties: { file: { type: "string" } }, required: ["file"] }),
+  "write.js": `"use strict";
+const { mkdirSync, writeFileSync } = require("node:fs");
+const { dirname, join } = require("node:path");
+function write(options, root) {
+  const file = join(root, options.file);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, options.file + "\\n");
+}
+module.exports = async (options, context) => (write(options, context.root), { success: true });
+module.exports.batch = async function* (taskGraph, inputs, _overrides, context) {
+  for (const id of Object.keys(taskGraph.tasks)) {
+    write(inputs[id], context.root);
+    yield { task: id, result: { success: true, terminalOutput: "" } };
+  }
+};
+`,
+};
+
+/** The floor: the same projects and task graph, each task a cached in-process write of one small file. */
 export function floorFor(plan: Plan): string {
   const dir = mkdtempSync(join(tmpdir(), "obi-floor-"));
   writeFileSync(join(dir, "package.json"), '{ "name": "floor", "private": true }\n');
   writeFileSync(join(dir, "nx.json"), JSON.stringify({ namedInputs: { default: ["{projectRoot}/**/*"] } }, null, 2));
   writeFileSync(join(dir, ".gitignore"), "node_modules\ndist\n.nx\n");
   symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"));
+  mkdirSync(join(dir, "floor-executor"));
+  for (const [file, text] of Object.entries(FLOOR_EXECUTOR)) writeFileSync(join(dir, "floor-executor", file), text);
   const write = (project: string, target: string) => ({
-    executor: "nx:run-commands",
-    options: { command: `mkdir -p dist/${project} && echo ${target} > dist/${project}/${target}.txt` },
+    executor: "./floor-executor:write",
+    options: { file: `dist/${project}/${target}.txt` },
     outputs: [`{workspaceRoot}/dist/${project}/${target}.txt`],
     cache: true,
   });
