@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { makeOpamRepository, makeTestBase, requireDockerEnvironment, withLogin } from "../testing/docker";
-import { DIST_LAYOUT } from "../../libs/records/src/layout";
+import { DIST_LAYOUT, parseRecord, REDO, RUN_STATE_SCHEMAS } from "../../libs/records/src";
 import { readCommandLine } from "../cli/cli";
 import { createWorkspace, smallFixture } from "../testing/workspace";
 
@@ -51,11 +51,11 @@ const tail = (t: Timeline) => (t.end - t.lastBuild) / 1000;
 const span = (t: Timeline) => (t.lastBuild - t.firstBuild) / 1000;
 const whole = (t: Timeline) => (t.end - t.start) / 1000;
 
-/** When each build of a run began and ended, from the run records the build executor writes. */
-function buildTimes(runRecords: readonly string[]): { first: number; last: number } {
-  const times = runRecords.map((file) => {
-    const run = JSON.parse(readFileSync(file, "utf8")) as { state?: unknown; startedAt?: unknown; at?: unknown };
-    if (run.state !== "succeeded" || typeof run.startedAt !== "string" || typeof run.at !== "string") throw new Error(`${file}: not a finished build's run record`);
+/** When the first of `compilers`' amd64 builds began and the last ended, from the run records the build executor writes. */
+function buildTimes(root: string, compilers: readonly string[]): { first: number; last: number } {
+  const times = compilers.map((image) => {
+    const file = DIST_LAYOUT.buildRun("real", image, "amd64");
+    const run = parseRecord(RUN_STATE_SCHEMAS.succeeded, readFileSync(join(root, file), "utf8"), file, REDO.build("real", image, "amd64"));
     return { began: Date.parse(run.startedAt), ended: Date.parse(run.at) };
   });
   return { first: Math.min(...times.map((t) => t.began)), last: Math.max(...times.map((t) => t.ended)) };
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
           const start = Date.now();
           await nx(["run-many", "-t", "build-amd64", "--projects", compilers.join(","), "--parallel=1"], { OBI_PARALLEL: "1" });
           const end = Date.now();
-          const { first, last } = buildTimes(compilers.map((c) => ws.path(DIST_LAYOUT.buildRun("real", c, "amd64"))));
+          const { first, last } = buildTimes(ws.dir, compilers);
           viaNx.push({ start, firstBuild: first, lastBuild: last, end });
         },
         async () => {

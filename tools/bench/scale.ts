@@ -6,8 +6,8 @@
  * aliases, not the default) and, beside each, a floor workspace of the same
  * shape: one project per image with render → build-<arch> (after the parent
  * image's same arch) → publish, each a cached task of one batched executor that
- * writes one small file in Nx's own process. Rounds interleave every measure so load from other
- * processes falls on all alike, and it prints medians and the ratios to the
+ * writes one small file in Nx's own process. Rounds interleave every measure so
+ * load from other processes falls on all alike, and it prints medians and the ratios to the
  * floor with the issue's targets:
  *   - `nx show projects`, cold (after `nx reset`);
  *   - `nx run-many -t publish`, cold (dry run: `OBI_DRY_RUN=1`; empty cache and dist/);
@@ -64,7 +64,7 @@ function scaleImages(imagesDir: string, size: number): void {
 }
 
 /** Our workspace with the matrix at `size`. */
-export function oursAt(size: number): { ws: Workspace; plan: Plan } {
+function oursAt(size: number): { ws: Workspace; plan: Plan } {
   // A Windows builder by name: a dry run connects to none, but a Windows build needs one named.
   const ws = createWorkspace({ pluginOptions: { builders: { windows: { kind: "context", name: "windows" } } } });
   scaleImages(ws.path(IMAGES_LAYOUT.dir), size);
