@@ -108,3 +108,36 @@ describe("RegistryClient", () => {
     await expect(streamed?.arrayBuffer()).rejects.toThrow(DigestMismatch);
   });
 });
+
+describe("RegistryClient.missingBlobs", () => {
+  // An image whose layers repeat (BuildKit reuses an empty layer): 3 distinct of 6 layers, plus its config.
+  const digest = (c: string) => `sha256:${c.repeat(64)}`;
+  const layers = ["a", "b", "a", "c", "b", "d"].map((c) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: digest(c), size: 1 }));
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { digest: digest("f"), size: 1 }, layers });
+
+  /** A registry that holds the manifest and every blob but `lost`, answering each HEAD after a while; it counts what it was asked. */
+  function slowRegistry(lost: ReadonlySet<string>) {
+    const asked: string[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const path = new URL(String(input)).pathname;
+      if (path.includes("/manifests/")) return new Response(manifest, { headers: { "Content-Type": "application/vnd.oci.image.manifest.v1+json" } });
+      const blob = path.slice(path.lastIndexOf("/") + 1);
+      asked.push(`${init?.method} ${blob}`);
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      await new Promise((ok) => setTimeout(ok, 20));
+      inFlight--;
+      return new Response(null, { status: lost.has(blob) ? 404 : 200 });
+    }) as typeof fetch;
+    return { client: new RegistryClient({ fetch: fetchFn, sleep: async () => {} }), asked, mostInFlight: () => mostInFlight };
+  }
+
+  it("asks once about each distinct blob, several at a time, and names the missing ones in the manifest's order", async () => {
+    const registry = slowRegistry(new Set([digest("d"), digest("b")]));
+    const missing = await registry.client.missingBlobs(`registry.test/team/opam:tag`);
+    expect(missing).toEqual([digest("b"), digest("d")]);
+    expect([...registry.asked].sort()).toEqual([digest("a"), digest("b"), digest("c"), digest("d"), digest("f")].map((d) => `HEAD ${d}`));
+    expect(registry.mostInFlight()).toBeGreaterThan(1);
+  });
+});

@@ -331,10 +331,16 @@ export class RegistryClient {
     const json = JSON.parse(manifest.bytes.toString("utf8")) as { config?: { digest: string }; layers?: { digest: string; mediaType?: string; urls?: unknown }[] };
     // Windows base layers are foreign (nondistributable): the registry never holds them.
     const layers = (json.layers ?? []).filter((l) => !l.urls && !/foreign|nondistributable/.test(l.mediaType ?? ""));
-    const blobs = [...(json.config ? [json.config.digest] : []), ...layers.map((l) => l.digest)];
-    const missing: string[] = [];
-    for (const digest of blobs) if (!(await this.hasBlob(ref, digest))) missing.push(digest);
-    return missing;
+    // A layer can repeat (an empty one); each distinct blob is asked about once, several at a time:
+    // one by one, an opam image's forty blobs cost a quarter of a second per build.
+    const blobs = [...new Set([...(json.config ? [json.config.digest] : []), ...layers.map((l) => l.digest)])];
+    const held = new Array<boolean>(blobs.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < blobs.length; i = next++) held[i] = await this.hasBlob(ref, blobs[i] as string);
+    };
+    await Promise.all(Array.from({ length: Math.min(BLOB_CHECKS_AT_ONCE, blobs.length) }, worker));
+    return blobs.filter((_, i) => !held[i]);
   }
 
   /**
@@ -728,6 +734,9 @@ function requestBody(body: RequestBody | undefined): RequestInit {
   if (Buffer.isBuffer(body)) return { body };
   return { body: body() as unknown as ReadableStream, duplex: "half" } as RequestInit;
 }
+
+/** How many blob look-ups one missingBlobs call keeps in flight: enough to hide loopback latency, few enough for any registry. */
+const BLOB_CHECKS_AT_ONCE = 8;
 
 const blobPath = (ref: ImageReference, digest: string): string => `/v2/${ref.repository}/blobs/${digest}`;
 const manifestPath = (ref: ImageReference): string => `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`;
