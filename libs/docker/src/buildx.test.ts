@@ -1,5 +1,12 @@
+import { existsSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { registryTrouble } from "./buildx";
+import { buildAndPush, registryTrouble } from "./buildx";
+import { dryRunner } from "./runner";
+
+/** Where a real build keeps its scratch folders. */
+const SCRATCH = join(tmpdir(), "obi-build");
 
 const failed = (stderr: string, extra: Partial<{ stdout: string; ended: { kind: "signal"; signal: string } }> = {}) => ({ exitCode: 1, stdout: extra.stdout ?? "", stderr, ...(extra.ended ? { ended: extra.ended } : {}) });
 
@@ -18,5 +25,23 @@ describe("a failed docker step is registry trouble", () => {
     expect(registryTrouble(failed(`${step}\nERROR: failed to solve: process "/bin/sh -c cat" did not complete successfully: exit code: 1\n`))).toBe(false);
     expect(registryTrouble(failed(`${step}\n`))).toBe(false);
     expect(registryTrouble(failed("toomanyrequests: too many requests\n", { ended: { kind: "signal", signal: "SIGKILL" } }))).toBe(false);
+  });
+});
+
+describe("a dry run's build", () => {
+  it("says the whole command with no folder of its own in it, and leaves none behind", async () => {
+    const before = existsSync(SCRATCH) ? readdirSync(SCRATCH) : [];
+    const lines: string[] = [];
+    const digest = await buildAndPush(dryRunner((line) => lines.push(line)), {
+      platform: "linux/amd64",
+      contextDir: "<context>",
+      dockerfile: "<context>/Dockerfile",
+      tags: ["127.0.0.1:5000/x/staging:t", "127.0.0.1:5000/x/staging:build-0123"],
+    });
+    expect(digest).toBeUndefined();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain("--metadata-file '<metadata>'");
+    expect(lines[0]).not.toContain(tmpdir());
+    expect(existsSync(SCRATCH) ? readdirSync(SCRATCH) : []).toEqual(before);
   });
 });
