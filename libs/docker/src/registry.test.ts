@@ -140,4 +140,63 @@ describe("RegistryClient.missingBlobs", () => {
     expect([...registry.asked].sort()).toEqual([digest("a"), digest("b"), digest("c"), digest("d"), digest("f")].map((d) => `HEAD ${d}`));
     expect(registry.mostInFlight()).toBeGreaterThan(1);
   });
+
+  /**
+   * BuildKit's index of an image and its attestation manifest (in-toto layers), as a
+   * registry holds it: manifests under the tag and by digest, and every blob but `lost`.
+   */
+  function indexRegistry(lost: ReadonlySet<string>) {
+    const config = JSON.stringify({ os: "linux", architecture: "amd64" });
+    const configDigest = digestOf(Buffer.from(config));
+    const image = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { digest: configDigest, size: config.length }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: digest("2"), size: 1 }] });
+    const attestation = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { digest: digest("3"), size: 1 }, layers: [{ mediaType: "application/vnd.in-toto+json", digest: digest("4"), size: 1 }] });
+    const imageDigest = digestOf(Buffer.from(image));
+    const attestationDigest = digestOf(Buffer.from(attestation));
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: imageDigest, size: image.length, platform: { os: "linux", architecture: "amd64" } },
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: attestationDigest,
+          size: attestation.length,
+          platform: { os: "unknown", architecture: "unknown" },
+          annotations: { "vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": imageDigest },
+        },
+      ],
+    });
+    const manifests = new Map([["tag", index], [digestOf(Buffer.from(index)), index], [imageDigest, image], [attestationDigest, attestation]]);
+    const asked: string[] = [];
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const path = new URL(String(input)).pathname;
+      const last = path.slice(path.lastIndexOf("/") + 1);
+      asked.push(`${init?.method ?? "GET"} ${path.includes("/manifests/") ? "manifest" : "blob"} ${last}`);
+      if (path.includes("/manifests/")) {
+        const bytes = manifests.get(last);
+        if (!bytes || lost.has(last)) return new Response(null, { status: 404 });
+        return new Response(bytes, { headers: { "Content-Type": JSON.parse(bytes).mediaType as string } });
+      }
+      if (init?.method === "GET" && last === configDigest) return new Response(config);
+      return new Response(null, { status: lost.has(last) ? 404 : 200 });
+    }) as typeof fetch;
+    return { client: new RegistryClient({ fetch: fetchFn, sleep: async () => {} }), asked, configDigest, attestationDigest };
+  }
+
+  it("looks through BuildKit's index: the image's blobs and its attestation's, and each manifest it lists", async () => {
+    const lostLayer = indexRegistry(new Set([digest("2"), digest("4")]));
+    expect(await lostLayer.client.missingBlobs("registry.test/team/opam:tag")).toEqual([digest("2"), digest("4")]);
+    const lostManifest = indexRegistry(new Set([indexRegistry(new Set()).attestationDigest]));
+    expect(await lostManifest.client.missingBlobs("registry.test/team/opam:tag")).toEqual([lostManifest.attestationDigest]);
+    expect(await indexRegistry(new Set()).client.missingBlobs("registry.test/team/opam:tag")).toEqual([]);
+  });
+
+  it("of an image imagePlatform has read, asks about its blobs and fetches no manifest again", async () => {
+    const registry = indexRegistry(new Set([digest("4")]));
+    const image = await registry.client.imagePlatform("registry.test/team/opam:tag");
+    expect(image?.attestations).toHaveLength(1);
+    registry.asked.length = 0;
+    expect(await registry.client.missingBlobsOf("registry.test/team/opam:tag", image as NonNullable<typeof image>)).toEqual([digest("4")]);
+    expect([...registry.asked].sort()).toEqual([registry.configDigest, ...["2", "3", "4"].map(digest)].sort().map((d) => `HEAD blob ${d}`));
+  });
 });

@@ -179,6 +179,8 @@ interface Descriptor {
   readonly size?: number;
   readonly platform?: { readonly os?: string; readonly architecture?: string };
   readonly annotations?: Readonly<Record<string, string>>;
+  /** Where a foreign (Windows base) layer is fetched from instead. */
+  readonly urls?: readonly string[];
 }
 
 /** BuildKit's annotations on an attestation manifest's entry: which image it is about, and that it is an attestation. */
@@ -319,28 +321,60 @@ export class RegistryClient {
   }
 
   /**
-   * The blobs (config and layers) of the single image `reference` names that its
-   * repository does not hold (HEAD each), or undefined when the manifest itself is
-   * missing. A registry can lose blobs under a manifest (garbage collection, a deleted
-   * layer): such an image cannot be pulled, built FROM or published.
+   * What of the image `reference` names its repository does not hold: the blobs
+   * (config and layers) of the image and, when it names BuildKit's index, of every
+   * manifest the index lists (the image's and its attestations', each fetched by
+   * digest; a listed manifest the registry lacks is named itself). Undefined when
+   * the manifest `reference` names is missing. A registry can lose blobs under a
+   * manifest (garbage collection, a deleted layer): such an image cannot be
+   * pulled, built FROM or published.
    */
   async missingBlobs(reference: string | ImageReference): Promise<string[] | undefined> {
     const ref = typeof reference === "string" ? parseReference(reference) : reference;
-    const manifest = await this.getManifest(ref);
-    if (!manifest) return undefined;
-    const json = JSON.parse(manifest.bytes.toString("utf8")) as { config?: { digest: string }; layers?: { digest: string; mediaType?: string; urls?: unknown }[] };
-    // Windows base layers are foreign (nondistributable): the registry never holds them.
-    const layers = (json.layers ?? []).filter((l) => !l.urls && !/foreign|nondistributable/.test(l.mediaType ?? ""));
-    // A layer can repeat (an empty one); each distinct blob is asked about once, several at a time:
+    const top = await this.getManifest(ref);
+    if (!top) return undefined;
+    return this.missingUnder(ref, [top], 0);
+  }
+
+  /**
+   * The same for an image imagePlatform has read (its manifests in hand): only its
+   * blobs are asked about, no manifest is fetched again.
+   */
+  async missingBlobsOf(reference: string | ImageReference, image: BuiltImage): Promise<string[]> {
+    const ref = typeof reference === "string" ? parseReference(reference) : reference;
+    return this.missingUnder(ref, [image.manifest, ...image.attestations.map((a) => a.manifest)], LISTS_DEEP);
+  }
+
+  /** The digests under `manifests` the repository lacks, in their order: indexes are followed `LISTS_DEEP - depth` levels down. */
+  private async missingUnder(ref: ImageReference, manifests: readonly Manifest[], depth: number): Promise<string[]> {
+    const byDigest = { ...ref, tag: undefined };
+    // Each manifest's own list: its blobs to ask about, or (an index) its manifests, read by digest.
+    const parts = await Promise.all(
+      manifests.map(async (manifest): Promise<{ blobs: string[] } | { gone: string[]; under: string[] }> => {
+        const json = JSON.parse(manifest.bytes.toString("utf8")) as { config?: { digest: string }; layers?: Descriptor[]; manifests?: Descriptor[] };
+        if (!json.manifests) {
+          // Windows base layers are foreign (nondistributable): the registry never holds them.
+          const layers = (json.layers ?? []).filter((l) => !l.urls && !/foreign|nondistributable/.test(l.mediaType ?? ""));
+          return { blobs: [...(json.config ? [json.config.digest] : []), ...layers.map((l) => l.digest)] };
+        }
+        if (depth >= LISTS_DEEP) throw new RegistryError(`${describe(ref)}: ${manifest.digest} lists manifests more than ${LISTS_DEEP} levels deep`);
+        const listed = await Promise.all(json.manifests.map(async (d) => ({ digest: d.digest, manifest: await this.getManifest({ ...byDigest, digest: d.digest }) })));
+        const held = listed.flatMap((l) => (l.manifest ? [l.manifest] : []));
+        const under = await this.missingUnder(ref, held, depth + 1);
+        return { gone: listed.filter((l) => !l.manifest).map((l) => l.digest), under };
+      }),
+    );
+    // A blob can repeat (an empty layer, across images): each distinct one is asked about once, several at a time:
     // one by one, an opam image's forty blobs cost a quarter of a second per build.
-    const blobs = [...new Set([...(json.config ? [json.config.digest] : []), ...layers.map((l) => l.digest)])];
+    const blobs = [...new Set(parts.flatMap((p) => ("blobs" in p ? p.blobs : [])))];
     const held = new Array<boolean>(blobs.length);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < blobs.length; i = next++) held[i] = await this.hasBlob(ref, blobs[i] as string);
     };
     await Promise.all(Array.from({ length: Math.min(BLOB_CHECKS_AT_ONCE, blobs.length) }, worker));
-    return blobs.filter((_, i) => !held[i]);
+    const lacking = new Set(blobs.filter((_, i) => !held[i]));
+    return [...new Set(parts.flatMap((p) => ("blobs" in p ? p.blobs.filter((b) => lacking.has(b)) : [...p.gone, ...p.under])))];
   }
 
   /**
@@ -737,6 +771,8 @@ function requestBody(body: RequestBody | undefined): RequestInit {
 
 /** How many blob look-ups one missingBlobs call keeps in flight: enough to hide loopback latency, few enough for any registry. */
 const BLOB_CHECKS_AT_ONCE = 8;
+/** How deep missingBlobs follows indexes: a manifest list of per-platform indexes of an image and its attestations. */
+const LISTS_DEEP = 2;
 
 const blobPath = (ref: ImageReference, digest: string): string => `/v2/${ref.repository}/blobs/${digest}`;
 const manifestPath = (ref: ImageReference): string => `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`;

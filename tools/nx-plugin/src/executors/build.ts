@@ -239,7 +239,7 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
   let cached = await session.registry.imagePlatform(build.idTag);
   if (cached) {
     // The tag can outlive its blobs (a deleted layer, a garbage collection): such a build is built again, whole.
-    const missing = (await session.registry.missingBlobs(build.idTag)) ?? [];
+    const missing = await session.registry.missingBlobsOf(build.idTag, cached);
     if (missing.length > 0) {
       log.say(`${build.label}: build ${build.id.slice(0, 12)} is in ${build.repo}, but ${missing.length === 1 ? "a blob of it is" : `${missing.length} blobs of it are`} missing (${missing.map((d) => d.slice(0, 19)).join(", ")}); building it again`);
       cached = undefined;
@@ -260,7 +260,7 @@ async function buildOrReuse(build: PreparedBuild, session: Session, log: TaskLog
   // blobs included, and a build starts FROM an image of its own platform.
   const parent = build.parent && (await session.registry.imagePlatform(build.parent.pinned));
   if (build.parent) {
-    const missing = parent ? await session.registry.missingBlobs(build.parent.pinned) : undefined;
+    const missing = parent ? await session.registry.missingBlobsOf(build.parent.pinned, parent) : undefined;
     if (missing === undefined || missing.length > 0) {
       const what = missing === undefined ? "which the registry does not hold" : `whose blob ${missing[0]} the registry does not hold`;
       throw new Error(`the record of ${build.parent.label} names ${build.parent.pinned}, ${what}; build it again: npx nx run ${build.parent.task} --skip-nx-cache`);
