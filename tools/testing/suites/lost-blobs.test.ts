@@ -2,6 +2,9 @@
  * A registry that loses a layer blob under a build-id tag (deleted, or garbage
  * collected) after a build: the next run notices (HEAD of every blob of the
  * build-id manifest) and builds it again, instead of failing every later run.
+ * The same when the build id names BuildKit's index of the image and its
+ * attestation (built on the fleet's containerd-store engine): the image's blobs
+ * are found through the index.
  * A registry instance of the suite's own (deletes enabled, another port), since
  * the test deletes blobs; docker pushes to it directly.
  */
@@ -13,6 +16,7 @@ import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient } from "../../../libs/docker/src";
 import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
+import { requireFleet, type Fleet } from "../fleet";
 import type { Workspace } from "../workspace";
 
 let shared: DockerEnvironment;
@@ -20,6 +24,8 @@ let env: DockerEnvironment;
 let registry: ResultPromise | undefined;
 let storage: string;
 let ws: Workspace;
+let attested: Workspace;
+let fleet: Fleet;
 
 const freePort = (): Promise<number> =>
   new Promise((ok) => {
@@ -52,10 +58,16 @@ beforeAll(async () => {
   await makeTestBase(env, `${prefix}/base/alpine:3.23`, [], ["amd64"]);
   const alpine = testAlpine(prefix, "alpine-3.23", "3.23", "3.23", { amd64: "" }, { default: true, aliases: ["alpine"] });
   ws = createDockerWorkspace(env, prefix, dockerFixture([alpine], { releases: ["5.4.1"], variants: [] }));
+  fleet = requireFleet();
+  attested = createDockerWorkspace(env, `${address}/attested`, dockerFixture([testAlpine(`${address}/attested`, "alpine-3.23", "3.23", "3.23", { amd64: "" }, { default: true, aliases: ["alpine"] })], { releases: ["5.4.1"], variants: [] }), {
+    attestations: { provenance: "min", sbom: false },
+  });
+  await makeTestBase(env, `${address}/attested/base/alpine:3.23`, [], ["amd64"]);
 }, 600_000);
 
 afterAll(() => {
   ws?.dispose();
+  attested?.dispose();
   if (registry?.pid) process.kill(registry.pid, "SIGTERM");
   rmSync(storage, { recursive: true, force: true });
 });
@@ -89,5 +101,40 @@ describe("a layer blob deleted from staging after a build", () => {
       const r = JSON.parse(readFileSync(ws.path(`dist/images/${image}/build-amd64.json`), "utf8")) as { stagingTag: string; digest: string };
       expect(await env.client.missingBlobs(`${repo}@${r.digest}`), image).toEqual([]);
     }
+  });
+});
+
+/** Reads a manifest the test's registry holds, as JSON. */
+async function manifestJson(reference: string): Promise<{ layers?: { digest: string }[]; manifests?: { digest: string; annotations?: Record<string, string> }[] }> {
+  const manifest = await env.client.getManifest(reference);
+  return JSON.parse(manifest?.bytes.toString("utf8") ?? "{}") as { layers?: { digest: string }[]; manifests?: { digest: string; annotations?: Record<string, string> }[] };
+}
+
+describe("a layer blob deleted from under BuildKit's index of an image and its attestation", () => {
+  it("is found through the index by the next run, which builds it again", async () => {
+    // The containerd-store engine's docker driver makes attestations: the build id names an index.
+    const runEnv = { DOCKER_HOST: fleet.ociSocket };
+    const first = await attested.nx(publishArgs, runEnv);
+    expect(first.exitCode, first.all.slice(-3000)).toBe(0);
+    expect(first.all).not.toMatch(/cannot make attestations/);
+    const record = JSON.parse(readFileSync(attested.path("dist/images/alpine-3.23-opam/build-amd64.json"), "utf8")) as { stagingTag: string; buildId: string };
+    const repo = record.stagingTag.slice(0, record.stagingTag.lastIndexOf(":"));
+    const idTag = `${repo}:build-${record.buildId}`;
+    const index = await manifestJson(idTag);
+    const image = index.manifests?.find((d) => d.annotations?.["vnd.docker.reference.type"] === undefined);
+    expect(index.manifests, "an index of the image and its attestation").toHaveLength(2);
+    const lost = (await manifestJson(`${repo}@${image?.digest}`)).layers?.at(-1)?.digest as string;
+    const path = repo.slice(repo.indexOf("/") + 1);
+    const del = await fetch(`http://${env.registry}/v2/${path}/blobs/${lost}`, {
+      method: "DELETE",
+      headers: { Authorization: `Basic ${Buffer.from(`${env.username}:${env.credentials.password}`).toString("base64")}` },
+    });
+    expect(del.status).toBe(202);
+    expect(await env.client.missingBlobs(idTag)).toEqual([lost]);
+
+    const again = await attested.nx([...publishArgs, "--skip-nx-cache"], runEnv);
+    expect(again.exitCode, again.all.slice(-3000)).toBe(0);
+    expect(again.all).toMatch(new RegExp(`alpine-3\\.23-opam \\(amd64\\): build ${record.buildId.slice(0, 12)} is in \\S+, but a blob of it is missing \\(${lost.slice(0, 19)}\\); building it again`));
+    expect(await env.client.missingBlobs(idTag)).toEqual([]);
   });
 });
