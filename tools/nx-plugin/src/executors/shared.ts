@@ -18,20 +18,11 @@ import {
 import { buildRecordSchema, DIST_LAYOUT, parseRecord, REDO, type BuildRecord, type RecordMode } from "../../../../libs/records/src";
 import type { Settings } from "../settings";
 
-/**
- * Writes through a temporary file and a rename, so a reader never sees half a file.
- * The folder is made only when missing: most writes replace a record in a folder
- * that exists (a build writes three), and asking first cost ~0.1 ms a write.
- */
+/** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeWhole(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(tmp, text);
-  }
+  writeFileSync(tmp, text);
   renameSync(tmp, path);
 }
 
