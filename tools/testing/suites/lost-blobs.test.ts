@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RegistryClient } from "../../../libs/docker/src";
+import { REFERENCE_TYPE, RegistryClient } from "../../../libs/docker/src";
 import { createDockerWorkspace, dockerFixture, makeTestBase, requireDockerEnvironment, testAlpine, type DockerEnvironment } from "../docker";
 import { requireFleet, type Fleet } from "../fleet";
 import type { Workspace } from "../workspace";
@@ -74,6 +74,24 @@ afterAll(() => {
 
 const publishArgs = ["run-many", "-t", "publish", "--exclude=archive", "--outputStyle=static"];
 
+/** The registry loses `blob` of `repo` (a DELETE, as garbage collection would), and the client sees it missing under `idTag`. */
+async function loseBlob(repo: string, blob: string, idTag: string): Promise<void> {
+  const path = repo.slice(repo.indexOf("/") + 1);
+  const del = await fetch(`http://${env.registry}/v2/${path}/blobs/${blob}`, {
+    method: "DELETE",
+    headers: { Authorization: `Basic ${Buffer.from(`${env.username}:${env.credentials.password}`).toString("base64")}` },
+  });
+  expect(del.status).toBe(202);
+  expect(await env.client.missingBlobs(idTag)).toEqual([blob]);
+}
+
+/** The run after the loss succeeded, said why it built the opam image again, and left nothing missing. */
+async function expectRebuilt(again: { exitCode: number; all: string }, buildId: string, lost: string, idTag: string): Promise<void> {
+  expect(again.exitCode, again.all.slice(-3000)).toBe(0);
+  expect(again.all).toMatch(new RegExp(`alpine-3\\.23-opam \\(amd64\\): build ${buildId.slice(0, 12)} is in \\S+, but a blob of it is missing \\(${lost.slice(0, 19)}\\); building it again`));
+  expect(await env.client.missingBlobs(idTag)).toEqual([]);
+}
+
 describe("a layer blob deleted from staging after a build", () => {
   it("is noticed by the next run, which builds it again and publishes", async () => {
     const first = await ws.nx(publishArgs);
@@ -85,18 +103,9 @@ describe("a layer blob deleted from staging after a build", () => {
     const layers = (JSON.parse(manifest?.bytes.toString("utf8") ?? "{}") as { layers: { digest: string }[] }).layers;
     const lost = layers.at(-1)?.digest as string;
     // The registry loses the image's own last layer (not the base's).
-    const path = repo.slice(repo.indexOf("/") + 1);
-    const del = await fetch(`http://${env.registry}/v2/${path}/blobs/${lost}`, {
-      method: "DELETE",
-      headers: { Authorization: `Basic ${Buffer.from(`${env.username}:${env.credentials.password}`).toString("base64")}` },
-    });
-    expect(del.status).toBe(202);
-    expect(await env.client.missingBlobs(idTag)).toEqual([lost]);
+    await loseBlob(repo, lost, idTag);
 
-    const again = await ws.nx([...publishArgs, "--skip-nx-cache"]);
-    expect(again.exitCode, again.all.slice(-3000)).toBe(0);
-    expect(again.all).toMatch(new RegExp(`alpine-3\\.23-opam \\(amd64\\): build ${record.buildId.slice(0, 12)} is in \\S+, but a blob of it is missing \\(${lost.slice(0, 19)}\\); building it again`));
-    expect(await env.client.missingBlobs(idTag)).toEqual([]);
+    await expectRebuilt(await ws.nx([...publishArgs, "--skip-nx-cache"]), record.buildId, lost, idTag);
     for (const image of ["alpine-3.23-opam", "alpine-3.23-ocaml-5.4"]) {
       const r = JSON.parse(readFileSync(ws.path(`dist/images/${image}/build-amd64.json`), "utf8")) as { stagingTag: string; digest: string };
       expect(await env.client.missingBlobs(`${repo}@${r.digest}`), image).toEqual([]);
@@ -121,20 +130,11 @@ describe("a layer blob deleted from under BuildKit's index of an image and its a
     const repo = record.stagingTag.slice(0, record.stagingTag.lastIndexOf(":"));
     const idTag = `${repo}:build-${record.buildId}`;
     const index = await manifestJson(idTag);
-    const image = index.manifests?.find((d) => d.annotations?.["vnd.docker.reference.type"] === undefined);
+    const image = index.manifests?.find((d) => d.annotations?.[REFERENCE_TYPE] === undefined);
     expect(index.manifests, "an index of the image and its attestation").toHaveLength(2);
     const lost = (await manifestJson(`${repo}@${image?.digest}`)).layers?.at(-1)?.digest as string;
-    const path = repo.slice(repo.indexOf("/") + 1);
-    const del = await fetch(`http://${env.registry}/v2/${path}/blobs/${lost}`, {
-      method: "DELETE",
-      headers: { Authorization: `Basic ${Buffer.from(`${env.username}:${env.credentials.password}`).toString("base64")}` },
-    });
-    expect(del.status).toBe(202);
-    expect(await env.client.missingBlobs(idTag)).toEqual([lost]);
+    await loseBlob(repo, lost, idTag);
 
-    const again = await attested.nx([...publishArgs, "--skip-nx-cache"], runEnv);
-    expect(again.exitCode, again.all.slice(-3000)).toBe(0);
-    expect(again.all).toMatch(new RegExp(`alpine-3\\.23-opam \\(amd64\\): build ${record.buildId.slice(0, 12)} is in \\S+, but a blob of it is missing \\(${lost.slice(0, 19)}\\); building it again`));
-    expect(await env.client.missingBlobs(idTag)).toEqual([]);
+    await expectRebuilt(await attested.nx([...publishArgs, "--skip-nx-cache"], runEnv), record.buildId, lost, idTag);
   });
 });
